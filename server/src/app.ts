@@ -1,0 +1,100 @@
+// Builds the Tessera server from a Config: database, blob store, access control and every
+// module's routes. No module-level singletons: everything a module needs comes from AppContext.
+import fs from 'node:fs'
+import path from 'node:path'
+import express from 'express'
+import { createAccessControl } from './auth/accessControl.ts'
+import { registerAuthRoutes } from './auth/routes.ts'
+import { ensureAdmin } from './auth/users.ts'
+import { type BlobStore, FileBlobStore } from './blobs/BlobStore.ts'
+import type { Config } from './config.ts'
+import { type Db, openDatabase } from './db/database.ts'
+import { ApiRouter } from './http/ApiRouter.ts'
+import { errorMiddleware } from './http/errorMiddleware.ts'
+import { HttpError } from './http/HttpError.ts'
+import { registerImageRoutes } from './images/routes.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { registerProjectRoutes } from './projects/routes.ts'
+
+export interface AppContext {
+  config: Config
+  db: Db
+  blobs: BlobStore
+  log: Logger
+}
+
+export interface TesseraApp {
+  app: express.Express
+  context: AppContext
+  /** Password generated for `admin` on first start when none was configured, else null. */
+  generatedAdminPassword: string | null
+  close(): Promise<void>
+}
+
+export const CROSS_ORIGIN_ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+}
+
+export function createApp(config: Config): TesseraApp {
+  const log = createLogger(config.logLevel)
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const db = openDatabase(path.join(config.dataDir, 'tessera.sqlite'))
+  const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'))
+  const context: AppContext = { config, db, blobs, log }
+  const generatedAdminPassword = ensureAdmin(db, config.adminPassword)
+
+  const api = new ApiRouter(createAccessControl(db))
+  api.route({
+    method: 'get',
+    path: '/api/health',
+    summary: 'Liveness check',
+    tag: 'system',
+    auth: 'public',
+    handler: () => ({ ok: true }),
+  })
+  registerAuthRoutes(api, context)
+  registerProjectRoutes(api, context)
+  registerImageRoutes(api, context)
+  const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
+
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('trust proxy', 'loopback')
+  app.use((req, res, next) => {
+    res.set(CROSS_ORIGIN_ISOLATION)
+    const started = process.hrtime.bigint()
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6
+      log.info(`${req.method} ${req.originalUrl} ${res.statusCode} ${ms.toFixed(1)}ms`)
+    })
+    next()
+  })
+  app.use('/api', express.json({ limit: config.maxBodyBytes }))
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApi)
+  })
+  app.use(api.router)
+  app.use('/api', (req) => {
+    throw new HttpError(404, `No route ${req.method} ${req.originalUrl}`)
+  })
+
+  const clientDir = config.clientDir ?? path.resolve('dist/client')
+  if (fs.existsSync(path.join(clientDir, 'index.html'))) {
+    app.use(express.static(clientDir, { index: false, maxAge: '1h' }))
+    app.get('/{*path}', (_req, res) => {
+      res.sendFile(path.join(clientDir, 'index.html'))
+    })
+  }
+  app.use(errorMiddleware(log))
+
+  return {
+    app,
+    context,
+    generatedAdminPassword,
+    async close() {
+      if (db.open) db.close()
+    },
+  }
+}

@@ -1,0 +1,78 @@
+// Reads the process environment through one schema and hands a typed Config to createApp.
+// Nothing else in the server reads process.env.
+import path from 'node:path'
+import { z } from 'zod'
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes')
+
+export const ConfigSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  dataDir: z.string().min(1).default('./data'),
+  adminPassword: z
+    .string()
+    .min(8, 'TESSERA_ADMIN_PASSWORD must have at least 8 characters')
+    .optional(),
+  maxUploadBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024 * 1024),
+  maxImagePixels: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(16384 * 16384),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  displayTileSize: z.coerce.number().int().min(256).max(8192).default(2048),
+  sessionDays: z.coerce.number().positive().default(14),
+  demo: booleanFromEnv.default(true),
+  logLevel: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
+  clientDir: z.string().optional(),
+})
+
+export type Config = z.infer<typeof ConfigSchema>
+export type ConfigInput = z.input<typeof ConfigSchema>
+
+/** Environment variable for each config key, as documented in the README. */
+export const CONFIG_ENV: Record<keyof Config, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  dataDir: 'TESSERA_DATA',
+  adminPassword: 'TESSERA_ADMIN_PASSWORD',
+  maxUploadBytes: 'TESSERA_MAX_UPLOAD_BYTES',
+  maxImagePixels: 'TESSERA_MAX_IMAGE_PIXELS',
+  maxBodyBytes: 'TESSERA_MAX_BODY_BYTES',
+  displayTileSize: 'TESSERA_DISPLAY_TILE_SIZE',
+  sessionDays: 'TESSERA_SESSION_DAYS',
+  demo: 'TESSERA_DEMO',
+  logLevel: 'TESSERA_LOG_LEVEL',
+  clientDir: 'TESSERA_CLIENT_DIR',
+}
+
+export function parseConfig(input: ConfigInput): Config {
+  const result = ConfigSchema.safeParse(input)
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) =>
+        `${CONFIG_ENV[issue.path[0] as keyof Config] ?? issue.path.join('.')}: ${issue.message}`,
+    )
+    throw new Error(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  return { ...result.data, dataDir: path.resolve(result.data.dataDir) }
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Config {
+  const input: Record<string, string> = {}
+  for (const [key, name] of Object.entries(CONFIG_ENV)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  return parseConfig(input as ConfigInput)
+}

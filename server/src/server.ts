@@ -1,0 +1,39 @@
+// Starts a TesseraApp on an HTTP server and stops it gracefully: stop accepting, let
+// requests in flight finish, then close SQLite.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createApp, type TesseraApp } from './app.ts'
+import type { Config } from './config.ts'
+
+export interface RunningServer {
+  url: string
+  port: number
+  httpServer: http.Server
+  tessera: TesseraApp
+  close(): Promise<void>
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const tessera = createApp(config)
+  const httpServer = http.createServer(tessera.app)
+  httpServer.keepAliveTimeout = 5_000
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject)
+    httpServer.listen(config.port, config.host, () => resolve())
+  })
+  const { port } = httpServer.address() as AddressInfo
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  let closing: Promise<void> | null = null
+  const close = () => {
+    closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve())
+        httpServer.closeIdleConnections()
+        setTimeout(() => httpServer.closeAllConnections(), 5_000).unref()
+      })
+      await tessera.close()
+    })()
+    return closing
+  }
+  return { url: `http://${host}:${port}`, port, httpServer, tessera, close }
+}
