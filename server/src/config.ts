@@ -3,9 +3,12 @@
 import path from 'node:path'
 import { z } from 'zod'
 
-const booleanFromEnv = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((value) => value === 'true' || value === '1' || value === 'yes')
+const booleanFromEnv = z.union([
+  z.boolean(),
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+])
 
 export const ConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8080),

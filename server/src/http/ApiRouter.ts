@@ -1,6 +1,7 @@
 // Declarative API routes: each route names its auth, role and zod schemas once; the same
 // declaration validates requests, checks access and produces the OpenAPI document.
 // Handlers never parse raw input or check roles themselves.
+import type { IncomingMessage } from 'node:http'
 import express, { type Request, type Response } from 'express'
 import { z } from 'zod'
 import { HttpError } from './HttpError.ts'
@@ -19,7 +20,7 @@ export interface Principal {
 }
 
 export interface AccessControl {
-  authenticate(req: Request): Principal | null
+  authenticate(req: IncomingMessage): Principal | null
   /** The caller's role in a project, or null when the caller is not a member. */
   projectRole(principal: Principal, projectId: number): ProjectRole | null
 }
