@@ -104,7 +104,9 @@ export class ApiRouter {
       if (spec.auth === 'admin' && !principal?.isAdmin) {
         throw new HttpError(403, 'Only an administrator can do this')
       }
-      if (principal?.via === 'session' && UNSAFE_METHODS.has(spec.method)) {
+      // Public routes (login, token) take credentials in the body; a stale cookie must not block them.
+      const needsCsrf = spec.auth !== 'public' && principal?.via === 'session'
+      if (needsCsrf && UNSAFE_METHODS.has(spec.method)) {
         const sent = req.get('x-csrf-token')
         if (!sent || sent !== principal.csrfToken) {
           throw new HttpError(
