@@ -26,6 +26,7 @@ const grey8 = (width: number, height: number, fill: (i: number) => number) =>
       raw: { width, height, channels: 1 },
     },
   )
+    .toColourspace('b-w')
     .png()
     .toBuffer()
 const labels16 = (width: number, height: number, fill: (i: number) => number) =>
