@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { distanceTransform } from './distanceTransform.ts'
+import fixture from './fixtures/proposals.json' with { type: 'json' }
 import { matchInstances } from './metrics.ts'
 import { proposeInstances } from './proposals.ts'
 
@@ -21,13 +22,14 @@ function scene() {
       })
     }
   }
-  const foreground = Float32Array.from(truth, (l) => (l ? 0.95 : 0.02))
+  // Logits of a confident head: foreground where the truth is, distance positive near centres.
+  const foreground = Float32Array.from(truth, (l) => (l ? 3 : -4))
   // Distance to each object's own boundary: touching objects stay separate.
   const distance = new Float32Array(width * height)
   for (let k = 1; k <= discs.length; k++) {
     const own = Uint8Array.from(truth, (l) => (l === k ? 1 : 0))
     const d = distanceTransform(own, width, height)
-    for (let i = 0; i < d.length; i++) if (own[i]) distance[i] = d[i] / 10
+    for (let i = 0; i < d.length; i++) distance[i] = own[i] ? d[i] - 3 : distance[i] || -5
   }
   return { width, height, truth, foreground, distance }
 }
@@ -40,7 +42,7 @@ describe('proposeInstances', () => {
     const matching = matchInstances(truth, labels, 0.5)
     expect(matching.averagePrecision).toBe(1)
     expect(matching.meanMatchedIoU).toBeGreaterThan(0.9)
-    for (const p of proposals) expect(p.score).toBeCloseTo(0.95, 5)
+    for (const p of proposals) expect(p.score).toBeCloseTo(1 / (1 + Math.exp(-3)), 5)
     const small = proposals.find((p) => p.area < 150)!
     expect(small.bbox.x).toBeGreaterThanOrEqual(43)
     expect(small.bbox.x + small.bbox.width).toBeLessThanOrEqual(57)
@@ -52,14 +54,29 @@ describe('proposeInstances', () => {
     const empty = proposeInstances({
       width,
       height,
-      foreground: new Float32Array(width * height),
-      distance: new Float32Array(width * height),
+      foreground: new Float32Array(width * height).fill(-5),
+      distance: new Float32Array(width * height).fill(-5),
     })
     expect(empty.proposals).toEqual([])
-    const foreground = new Float32Array(width * height)
-    const distance = new Float32Array(width * height)
-    foreground[5 * width + 5] = 1
-    distance[5 * width + 5] = 1
+    const foreground = new Float32Array(width * height).fill(-5)
+    const distance = new Float32Array(width * height).fill(-5)
+    foreground[5 * width + 5] = 5
+    distance[5 * width + 5] = 5
     expect(proposeInstances({ width, height, foreground, distance }).proposals).toEqual([])
+  })
+})
+
+describe('proposeInstances parity', () => {
+  it('gives the same labels and scores as the trainer (fixture written by proposals.py)', () => {
+    for (const c of fixture.cases) {
+      const { labels, proposals } = proposeInstances({
+        width: c.width,
+        height: c.height,
+        foreground: Float32Array.from(c.foreground),
+        distance: Float32Array.from(c.distance),
+      })
+      expect([...labels]).toEqual(c.labels)
+      expect(proposals.map((p) => p.score)).toEqual(c.scores.map((s) => expect.closeTo(s, 5)))
+    }
   })
 })

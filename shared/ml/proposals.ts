@@ -1,29 +1,30 @@
-// Turns the encoder's automatic head (per-pixel foreground probability and a centre-ness /
-// distance map) into instance proposals: seeds at local maxima of the distance map inside the
-// foreground, then a watershed flood on the inverted distance that never leaves the foreground.
-// Pure and allocation-light: it runs in the browser worker and the evaluation CLI.
+// Turns the encoder's automatic head (foreground and centre-distance logits) into instance
+// proposals, step for step as the trainer's propose_instances
+// (trainer/tessera_trainer/proposals.py), so that browser, evaluation CLI and trainer agree:
+// 1. foreground = sigmoid(fg) > 0.5; 2. seeds = 4-connected components of foreground where
+// sigmoid(distance) > 0.5, of at least minSeedArea pixels; 3. seeds grow through the
+// foreground one pixel layer at a time (a pixel reached by several seeds in one layer takes the
+// smallest label); 4. foreground parts no seed reached become objects of their own; 5. objects
+// under minArea pixels are dropped; score = mean foreground probability. Pure.
 
-export interface ProposalMaps {
+export interface HeadLogits {
   width: number
   height: number
-  /** Foreground probability in [0, 1]. */
   foreground: Float32Array
-  /** Larger towards object centres (e.g. a normalised distance to the boundary). */
   distance: Float32Array
 }
 
 export interface ProposalOptions {
   foregroundThreshold: number
-  /** Minimum distance value for a seed. */
   seedThreshold: number
-  /** Seeds closer than this many pixels to a higher seed are merged into it. */
-  minSeedSeparation: number
+  minSeedArea: number
   minArea: number
 }
 
 export interface Proposal {
+  /** Label of the object in the returned label image (1..K). */
   id: number
-  /** Mean foreground probability over the instance. */
+  /** Mean foreground probability over the object. */
   score: number
   area: number
   bbox: { x: number; y: number; width: number; height: number }
@@ -31,163 +32,148 @@ export interface Proposal {
 
 export const DEFAULT_PROPOSAL_OPTIONS: ProposalOptions = {
   foregroundThreshold: 0.5,
-  seedThreshold: 0.1,
-  minSeedSeparation: 3,
+  seedThreshold: 0.5,
+  minSeedArea: 3,
   minArea: 8,
 }
 
-/** A binary max-heap of pixel indices keyed by a float priority. */
-class PixelHeap {
-  private indices: Int32Array
-  private keys: Float32Array
-  size = 0
-  constructor(capacity: number) {
-    this.indices = new Int32Array(capacity)
-    this.keys = new Float32Array(capacity)
-  }
-  push(index: number, key: number) {
-    if (this.size === this.indices.length) {
-      const indices = new Int32Array(this.size * 2)
-      indices.set(this.indices)
-      const keys = new Float32Array(this.size * 2)
-      keys.set(this.keys)
-      this.indices = indices
-      this.keys = keys
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-Math.max(-60, Math.min(60, x))))
+
+/**
+ * 4-connected components of `mask`, written into `labels` (which must be 0 there) starting at
+ * `firstLabel`, numbered in raster order of each component's first pixel. Returns the count.
+ */
+function labelComponents(
+  mask: Uint8Array,
+  labels: Uint32Array,
+  width: number,
+  firstLabel: number,
+): number {
+  const stack = new Int32Array(mask.length)
+  let next = firstLabel
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || labels[start]) continue
+    let top = 0
+    stack[top++] = start
+    labels[start] = next
+    while (top > 0) {
+      const i = stack[--top]
+      const x = i % width
+      if (x > 0 && mask[i - 1] && !labels[i - 1]) {
+        labels[i - 1] = next
+        stack[top++] = i - 1
+      }
+      if (x < width - 1 && mask[i + 1] && !labels[i + 1]) {
+        labels[i + 1] = next
+        stack[top++] = i + 1
+      }
+      if (i >= width && mask[i - width] && !labels[i - width]) {
+        labels[i - width] = next
+        stack[top++] = i - width
+      }
+      if (i + width < mask.length && mask[i + width] && !labels[i + width]) {
+        labels[i + width] = next
+        stack[top++] = i + width
+      }
     }
-    let i = this.size++
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (this.keys[parent] >= key) break
-      this.indices[i] = this.indices[parent]
-      this.keys[i] = this.keys[parent]
-      i = parent
-    }
-    this.indices[i] = index
-    this.keys[i] = key
+    next++
   }
-  pop(): number {
-    const top = this.indices[0]
-    const lastIndex = this.indices[--this.size]
-    const lastKey = this.keys[this.size]
-    let i = 0
-    for (;;) {
-      let child = 2 * i + 1
-      if (child >= this.size) break
-      if (child + 1 < this.size && this.keys[child + 1] > this.keys[child]) child++
-      if (this.keys[child] <= lastKey) break
-      this.indices[i] = this.indices[child]
-      this.keys[i] = this.keys[child]
-      i = child
-    }
-    this.indices[i] = lastIndex
-    this.keys[i] = lastKey
-    return top
-  }
+  return next - firstLabel
 }
 
-function findSeeds(maps: ProposalMaps, options: ProposalOptions): number[] {
-  const { width, height, foreground, distance } = maps
-  const candidates: number[] = []
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x
-      const d = distance[i]
-      if (foreground[i] < options.foregroundThreshold || d < options.seedThreshold) continue
-      let isMax = true
-      for (let dy = -1; dy <= 1 && isMax; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const u = x + dx
-          const v = y + dy
-          if ((dx || dy) && u >= 0 && v >= 0 && u < width && v < height) {
-            const n = distance[v * width + u]
-            // Ties go to the earlier pixel so plateaus give one seed.
-            if (n > d || (n === d && v * width + u < i)) {
-              isMax = false
-              break
-            }
-          }
-        }
-      }
-      if (isMax) candidates.push(i)
-    }
-  }
-  // Suppress seeds near a stronger one (a plateau or noisy ridge inside one object).
-  candidates.sort((a, b) => distance[b] - distance[a])
-  const kept: number[] = []
-  const r2 = options.minSeedSeparation ** 2
-  for (const c of candidates) {
-    const cx = c % width
-    const cy = (c - cx) / width
-    const near = kept.some((k) => {
-      const kx = k % width
-      return (kx - cx) ** 2 + ((k - kx) / width - cy) ** 2 < r2
-    })
-    if (!near) kept.push(c)
-  }
+/** Drops labels with fewer than minArea pixels and renumbers the rest densely, in order. */
+function removeSmall(labels: Uint32Array, count: number, minArea: number): number {
+  const area = new Uint32Array(count + 1)
+  for (let i = 0; i < labels.length; i++) area[labels[i]]++
+  const lookup = new Uint32Array(count + 1)
+  let kept = 0
+  for (let l = 1; l <= count; l++) if (area[l] >= minArea) lookup[l] = ++kept
+  for (let i = 0; i < labels.length; i++) labels[i] = lookup[labels[i]]
   return kept
 }
 
+/** Grows labels through `region` one 4-connected layer at a time, smallest label winning ties. */
+function growLabels(labels: Uint32Array, region: Uint8Array, width: number): void {
+  const n = labels.length
+  let frontier: number[] = []
+  for (let i = 0; i < n; i++) if (labels[i]) frontier.push(i)
+  const candidate = new Uint32Array(n)
+  while (frontier.length > 0) {
+    const reached: number[] = []
+    for (const i of frontier) {
+      const x = i % width
+      const neighbours = [
+        x > 0 ? i - 1 : -1,
+        x < width - 1 ? i + 1 : -1,
+        i >= width ? i - width : -1,
+        i + width < n ? i + width : -1,
+      ]
+      for (const j of neighbours) {
+        if (j < 0 || !region[j] || labels[j]) continue
+        if (!candidate[j]) reached.push(j)
+        if (!candidate[j] || labels[i] < candidate[j]) candidate[j] = labels[i]
+      }
+    }
+    for (const j of reached) {
+      labels[j] = candidate[j]
+      candidate[j] = 0
+    }
+    frontier = reached
+  }
+}
+
 export function proposeInstances(
-  maps: ProposalMaps,
+  head: HeadLogits,
   options: ProposalOptions = DEFAULT_PROPOSAL_OPTIONS,
 ): { labels: Uint32Array; proposals: Proposal[] } {
-  const { width, height, foreground, distance } = maps
-  const labels = new Uint32Array(width * height)
-  const seeds = findSeeds(maps, options)
-  const heap = new PixelHeap(Math.max(16, seeds.length * 4))
-  seeds.forEach((seed, k) => {
-    labels[seed] = k + 1
-    heap.push(seed, distance[seed])
-  })
-  while (heap.size > 0) {
-    const i = heap.pop()
-    const x = i % width
-    const label = labels[i]
-    const neighbours = [
-      x > 0 ? i - 1 : -1,
-      x < width - 1 ? i + 1 : -1,
-      i >= width ? i - width : -1,
-      i < width * (height - 1) ? i + width : -1,
-    ]
-    for (const n of neighbours) {
-      if (n < 0 || labels[n] !== 0 || foreground[n] < options.foregroundThreshold) continue
-      labels[n] = label
-      heap.push(n, distance[n])
-    }
+  const { width, height } = head
+  const n = width * height
+  const probability = new Float64Array(n)
+  const foreground = new Uint8Array(n)
+  const cores = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    probability[i] = sigmoid(head.foreground[i])
+    foreground[i] = probability[i] > options.foregroundThreshold ? 1 : 0
+    cores[i] = foreground[i] && sigmoid(head.distance[i]) > options.seedThreshold ? 1 : 0
   }
-  // Statistics per label, then drop the small ones and renumber densely.
-  const count = seeds.length
+  const labels = new Uint32Array(n)
+  const seedCount = removeSmall(
+    labels,
+    labelComponents(cores, labels, width, 1),
+    options.minSeedArea,
+  )
+  growLabels(labels, foreground, width)
+  const orphans = new Uint8Array(n)
+  for (let i = 0; i < n; i++) orphans[i] = foreground[i] && !labels[i] ? 1 : 0
+  const orphanCount = labelComponents(orphans, labels, width, seedCount + 1)
+  const count = removeSmall(labels, seedCount + orphanCount, options.minArea)
+
   const area = new Float64Array(count + 1)
-  const score = new Float64Array(count + 1)
+  const total = new Float64Array(count + 1)
   const minX = new Int32Array(count + 1).fill(width)
   const minY = new Int32Array(count + 1).fill(height)
   const maxX = new Int32Array(count + 1).fill(-1)
   const maxY = new Int32Array(count + 1).fill(-1)
-  for (let i = 0; i < labels.length; i++) {
+  for (let i = 0; i < n; i++) {
     const l = labels[i]
     if (!l) continue
     const x = i % width
     const y = (i - x) / width
     area[l]++
-    score[l] += foreground[i]
+    total[l] += probability[i]
     if (x < minX[l]) minX[l] = x
     if (x > maxX[l]) maxX[l] = x
     if (y < minY[l]) minY[l] = y
     if (y > maxY[l]) maxY[l] = y
   }
-  const renumber = new Uint32Array(count + 1)
   const proposals: Proposal[] = []
   for (let l = 1; l <= count; l++) {
-    if (area[l] < options.minArea) continue
-    const id = proposals.length + 1
-    renumber[l] = id
     proposals.push({
-      id,
-      score: score[l] / area[l],
+      id: l,
+      score: total[l] / area[l],
       area: area[l],
       bbox: { x: minX[l], y: minY[l], width: maxX[l] - minX[l] + 1, height: maxY[l] - minY[l] + 1 },
     })
   }
-  for (let i = 0; i < labels.length; i++) labels[i] = renumber[labels[i]]
   return { labels, proposals }
 }
