@@ -1,0 +1,111 @@
+"""Command line: python -m tessera_trainer {pretrain,export,evaluate} (see trainer/README.md).
+Parses arguments, chooses the device once and hands typed options to the modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+from .card import build_card
+from .data import load_labelled_folder
+from .evaluate import evaluate
+from .export import export_onnx, write_parity_fixture
+from .model import ModelConfig, network_costs
+from .pretrain import CARD_FILE, CHECKPOINT_FILE, PretrainOptions, choose_device, load_checkpoint, pretrain
+from .train import TrainConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tessera_trainer")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    pre = commands.add_parser("pretrain", help="train a model version from scratch and export it")
+    pre.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/v0")
+    pre.add_argument("--real", type=Path, action="append", default=[], help="images/ + labels/ folder (repeatable)")
+    pre.add_argument("--steps", type=int, default=None)
+    pre.add_argument("--minutes", type=float, default=None, help="wall-clock training budget")
+    pre.add_argument("--version", default=None, help="version name (default: the output folder's name)")
+    pre.add_argument("--parent", default=None, help="parent version, if any")
+    pre.add_argument("--batch-size", type=int, default=8)
+    pre.add_argument("--crop-size", type=int, default=128)
+    pre.add_argument("--learning-rate", type=float, default=2e-3)
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--synthetic-eval-images", type=int, default=12)
+    pre.add_argument("--eval-max-clicks", type=int, default=20)
+
+    exp = commands.add_parser("export", help="export ONNX files, parity fixture and card from a checkpoint")
+    exp.add_argument("--checkpoint", type=Path, required=True)
+    exp.add_argument("--out", type=Path, required=True)
+
+    ev = commands.add_parser("evaluate", help="held-out metrics of a checkpoint on a labelled folder")
+    ev.add_argument("--checkpoint", type=Path, required=True)
+    ev.add_argument("--data", type=Path, required=True)
+    ev.add_argument("--all", action="store_true", help="every image, not only the held-out part")
+    ev.add_argument("--max-clicks", type=int, default=20)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = choose_device(args.device)
+    if args.command == "pretrain":
+        if args.steps is None and args.minutes is None:
+            raise SystemExit("pretrain: give --steps or --minutes")
+        command = "python -m tessera_trainer " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        options = PretrainOptions(
+            out=args.out,
+            real=args.real,
+            version=args.version or args.out.name,
+            parent_version=args.parent,
+            train=TrainConfig(
+                steps=args.steps,
+                minutes=args.minutes,
+                batch_size=args.batch_size,
+                crop_size=args.crop_size,
+                learning_rate=args.learning_rate,
+            ),
+            model=ModelConfig(),
+            seed=args.seed,
+            synthetic_eval_images=args.synthetic_eval_images,
+            eval_max_clicks=args.eval_max_clicks,
+            command=command,
+        )
+        pretrain(options, device, log=lambda line: print(line, flush=True))
+        return 0
+    encoder, decoder, config, version = load_checkpoint(args.checkpoint, device)
+    if args.command == "export":
+        files = export_onnx(encoder, decoder, args.out)
+        files["parity"] = write_parity_fixture(encoder, decoder, args.out)
+        card_path = args.out / CARD_FILE
+        previous = json.loads(card_path.read_text()) if card_path.exists() else {}
+        if (args.out / CHECKPOINT_FILE).exists():
+            files["checkpoint"] = {"path": CHECKPOINT_FILE, "bytes": (args.out / CHECKPOINT_FILE).stat().st_size}
+        card = build_card(
+            previous.get("version", version or args.out.name),
+            previous.get("parentVersion"),
+            config,
+            network_costs(encoder.cpu(), decoder.cpu()),
+            files,
+            previous.get("training", {}),
+            previous.get("metrics", {}),
+        )
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        print(json.dumps({"event": "exported", "out": str(args.out)}))
+        return 0
+    items = load_labelled_folder(args.data, config.in_channels, held_out=None if args.all else True)
+    print(json.dumps(evaluate(encoder, decoder, items, device, args.max_clicks), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
