@@ -1,0 +1,60 @@
+"""Writes shared/ml/fixtures/normalization.json: raw pixels, their statistics and the normalised
+float32 values from tessera_trainer.normalization, which shared/ml/normalization.test.ts must
+reproduce exactly. Run from trainer/: /usr/bin/python3 tests/normalization_fixture.py"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tessera_trainer.normalization import channel_stats, normalize_image  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "ml" / "fixtures" / "normalization.json"
+
+
+def _case(name: str, image: np.ndarray, model_channels: int) -> Dict[str, object]:
+    """image is (C, H, W); pixels are stored interleaved (H, W, C) as the server decodes them."""
+    stats = [channel_stats(image[c]) for c in range(image.shape[0])]
+    expected = normalize_image(image, stats, model_channels)
+    return {
+        "name": name,
+        "dtype": str(image.dtype),
+        "width": int(image.shape[2]),
+        "height": int(image.shape[1]),
+        "channels": int(image.shape[0]),
+        "modelChannels": model_channels,
+        "pixels": [float(v) for v in np.moveaxis(image, 0, 2).ravel()],
+        "stats": stats,
+        "expected": [float(v) for v in expected.ravel()],
+    }
+
+
+def fixture_cases() -> List[Dict[str, object]]:
+    rng = np.random.default_rng(11)
+    sparse = np.zeros((1, 40, 40), dtype=np.uint16)
+    sparse[0, 3, 5] = 900
+    float_image = (rng.normal(0.2, 1.5, (1, 9, 11))).astype(np.float32)
+    return [
+        _case("uint8, two channels", rng.integers(0, 256, (2, 13, 17)).astype(np.uint8), 2),
+        _case("uint16, wide range", (rng.gamma(2.0, 3000.0, (1, 16, 12))).clip(0, 65535).astype(np.uint16), 2),
+        _case("flat channel", np.full((1, 5, 6), 77, dtype=np.uint8), 2),
+        _case("sparse: p99.9 equals p1, falls back to max", sparse, 2),
+        _case("float32 with negative values", float_image, 2),
+        _case("three channels, third ignored", rng.integers(0, 4096, (3, 7, 8)).astype(np.uint16), 2),
+    ]
+
+
+def write_fixture(path: Path = FIXTURE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"description": __doc__.splitlines()[0], "cases": fixture_cases()}) + "\n")
+
+
+if __name__ == "__main__":
+    write_fixture()
+    print(f"wrote {FIXTURE}")
