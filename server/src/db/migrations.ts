@@ -86,4 +86,9 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX images_project ON images(project_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'image-display-tiles',
+    sql: `ALTER TABLE images ADD COLUMN tiles_json TEXT NOT NULL DEFAULT '{"tileSize":0,"columns":0,"rows":0,"keys":[]}';`,
+  },
 ]
