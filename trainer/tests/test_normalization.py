@@ -1,0 +1,48 @@
+import json
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+from tessera_trainer.normalization import channel_stats, normalization_range, normalize_image
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "ml" / "fixtures" / "normalization.json"
+
+
+class NormalizationFixtureTest(unittest.TestCase):
+    """The fixture that shared/ml/normalization.test.ts checks the TypeScript side against."""
+
+    def test_python_reproduces_the_shared_fixture(self):
+        cases = json.loads(FIXTURE.read_text())["cases"]
+        self.assertGreaterEqual(len(cases), 5)
+        for case in cases:
+            pixels = np.array(case["pixels"], dtype=np.dtype(case["dtype"]))
+            image = np.moveaxis(pixels.reshape(case["height"], case["width"], case["channels"]), 2, 0)
+            stats = [channel_stats(image[c]) for c in range(case["channels"])]
+            for ours, theirs in zip(stats, case["stats"]):
+                self.assertEqual(ours["percentiles"], theirs["percentiles"], case["name"])
+            out = normalize_image(image, case["stats"], case["modelChannels"])
+            np.testing.assert_array_equal(out.ravel(), np.array(case["expected"], dtype=np.float32), case["name"])
+
+
+class NormalizationTest(unittest.TestCase):
+    def test_scales_p1_to_0_and_p999_to_1_and_clips(self):
+        plane = np.arange(1001, dtype=np.uint16).reshape(1, 7, 143)
+        stats = channel_stats(plane[0])
+        low, high = normalization_range(stats)
+        self.assertEqual(low, 10.0)
+        self.assertAlmostEqual(high, 999.0, places=9)
+        out = normalize_image(plane, [stats], 2)
+        self.assertEqual(out.dtype, np.float32)
+        self.assertEqual(out.shape, (2, 7, 143))
+        self.assertEqual(float(out[0].min()), 0.0)
+        self.assertEqual(float(out[0].max()), 1.0)
+        self.assertFalse(out[1].any())
+
+    def test_flat_channel_is_zero(self):
+        plane = np.full((1, 4, 4), 9, dtype=np.uint8)
+        self.assertFalse(normalize_image(plane, [channel_stats(plane[0])], 1).any())
+
+
+if __name__ == "__main__":
+    unittest.main()
