@@ -174,10 +174,10 @@ export async function deleteImage(
   const { db, blobs } = context
   db.prepare('DELETE FROM images WHERE id = ?').run(row.id)
   const stillUsed = db.prepare(
-    `SELECT 1 FROM images WHERE sha256 = ?1 OR raw_key = ?1 OR thumbnail_key = ?1
-       OR EXISTS (SELECT 1 FROM json_each(images.tiles_json, '$.keys') WHERE value = ?1) LIMIT 1`,
+    `SELECT 1 FROM images WHERE sha256 = @key OR raw_key = @key OR thumbnail_key = @key
+       OR EXISTS (SELECT 1 FROM json_each(images.tiles_json, '$.keys') WHERE value = @key) LIMIT 1`,
   )
   for (const key of new Set(keys)) {
-    if (!stillUsed.get(key)) await blobs.delete(key)
+    if (!stillUsed.get({ key })) await blobs.delete(key)
   }
 }
