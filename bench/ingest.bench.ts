@@ -16,7 +16,7 @@ export async function run(): Promise<Record<string, number>> {
     const project = (await server.admin.request('POST', '/api/projects', { name: 'Bench' })).body.id
     const time = async (name: string, bytes: Uint8Array) => {
       const body = new FormData()
-      body.append('files', new Blob([bytes]), name)
+      body.append('files', new Blob([bytes as Uint8Array<ArrayBuffer>]), name)
       const started = performance.now()
       const response = await server.admin.request('POST', `/api/projects/${project}/images`, body)
       const elapsed = performance.now() - started

@@ -10,7 +10,8 @@ let projectId: number
 
 function form(files: { name: string; bytes: Uint8Array }[]) {
   const body = new FormData()
-  for (const file of files) body.append('files', new Blob([file.bytes]), file.name)
+  for (const file of files)
+    body.append('files', new Blob([file.bytes as Uint8Array<ArrayBuffer>]), file.name)
   return body
 }
 

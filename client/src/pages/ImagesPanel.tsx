@@ -1,0 +1,145 @@
+// The image grid of a project, with drag-and-drop upload and progress.
+import { type DragEvent, useRef, useState } from 'react'
+import type { ImageInfo, UploadResult } from '../../../shared/schemas/images.ts'
+import type { ProjectRole } from '../../../shared/schemas/projects.ts'
+import { uploadFiles } from '../api/apiClient.ts'
+import { Link } from '../app/Link.tsx'
+import { useResource } from '../app/useResource.ts'
+
+const STATUS_LABEL: Record<ImageInfo['status'], string> = {
+  new: 'New',
+  in_progress: 'In progress',
+  done: 'Done',
+  reviewed: 'Reviewed',
+}
+
+export function ImagesPanel({
+  projectId,
+  role,
+  onChange,
+}: {
+  projectId: number
+  role: ProjectRole
+  onChange(): void
+}) {
+  const images = useResource<{ images: ImageInfo[] }>(`/api/projects/${projectId}/images`)
+  const [progress, setProgress] = useState<number | null>(null)
+  const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null)
+  const [dragging, setDragging] = useState(false)
+  const input = useRef<HTMLInputElement>(null)
+  const canUpload = role !== 'viewer'
+
+  const upload = async (files: File[]) => {
+    if (files.length === 0) return
+    setProgress(0)
+    setMessage(null)
+    try {
+      const result = await uploadFiles<UploadResult>(
+        `/api/projects/${projectId}/images`,
+        files,
+        setProgress,
+      )
+      const added = result.images.length - result.duplicates.length
+      setMessage({
+        text: `Added ${added} image${added === 1 ? '' : 's'}${
+          result.duplicates.length ? `; already here: ${result.duplicates.join(', ')}` : ''
+        }`,
+        error: false,
+      })
+      images.reload()
+      onChange()
+    } catch (reason) {
+      setMessage({ text: (reason as Error).message, error: true })
+    } finally {
+      setProgress(null)
+      if (input.current) input.current.value = ''
+    }
+  }
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault()
+    setDragging(false)
+    if (canUpload) upload([...event.dataTransfer.files])
+  }
+
+  return (
+    <section className="stack">
+      {canUpload && (
+        <div
+          className={dragging ? 'dropzone dragging' : 'dropzone'}
+          onDragOver={(e) => {
+            e.preventDefault()
+            setDragging(true)
+          }}
+          onDragLeave={() => setDragging(false)}
+          onDrop={onDrop}
+          data-testid="project.upload.dropzone"
+        >
+          <p>
+            Drop PNG, JPEG or TIFF images here (8, 16 or 32-bit, 1–4 channels), or{' '}
+            <button type="button" className="link-button" onClick={() => input.current?.click()}>
+              choose files
+            </button>
+          </p>
+          <input
+            ref={input}
+            type="file"
+            multiple
+            accept=".png,.jpg,.jpeg,.tif,.tiff,image/png,image/jpeg,image/tiff"
+            hidden
+            onChange={(e) => upload([...(e.target.files ?? [])])}
+            data-testid="project.upload.input"
+          />
+          {progress !== null && (
+            <div
+              className="progress"
+              role="progressbar"
+              aria-valuenow={Math.round(progress * 100)}
+              data-testid="project.upload.progress"
+            >
+              <div className="progress-bar" style={{ width: `${Math.round(progress * 100)}%` }} />
+              <span>
+                {progress < 1 ? `Uploading ${Math.round(progress * 100)}%` : 'Processing…'}
+              </span>
+            </div>
+          )}
+          {message && (
+            <p
+              className={message.error ? 'error' : 'success'}
+              role={message.error ? 'alert' : 'status'}
+              data-testid="project.upload.message"
+            >
+              {message.text}
+            </p>
+          )}
+        </div>
+      )}
+      {images.error && <p className="error">{images.error}</p>}
+      {images.data && images.data.images.length === 0 && <p className="empty">No images yet.</p>}
+      <ul className="image-grid" data-testid="image-grid">
+        {images.data?.images.map((image) => (
+          <li key={image.id} className="card image-card" data-testid="image-grid.item">
+            <Link href={`/projects/${projectId}/images/${image.id}`} className="image-link">
+              <img
+                src={`/api/projects/${projectId}/images/${image.id}/thumbnail`}
+                alt={image.name}
+                loading="lazy"
+                data-testid="image-grid.thumbnail"
+              />
+            </Link>
+            <div className="image-card-body">
+              <span className="image-name" title={image.name}>
+                {image.name}
+              </span>
+              <span className="muted small">
+                {image.width}×{image.height} · {image.channels} ch · {image.dtype}
+              </span>
+              <span className={`badge status-${image.status}`} data-testid="image-grid.status">
+                {STATUS_LABEL[image.status]}
+              </span>
+            </div>
+          </li>
+        ))}
+      </ul>
+    </section>
+  )
+}
