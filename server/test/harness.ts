@@ -82,7 +82,12 @@ export class ApiClient {
     })
   }
 
-  async raw(method: string, urlPath: string, body?: BodyInit, contentType?: string): Promise<ApiResponse> {
+  async raw(
+    method: string,
+    urlPath: string,
+    body?: BodyInit,
+    contentType?: string,
+  ): Promise<ApiResponse> {
     return this.send(method, urlPath, { body, contentType })
   }
 
