@@ -323,3 +323,31 @@ describe('image access', () => {
     expect((await server.server.tessera.context.blobs.list()).length).toBeLessThan(blobsBefore)
   })
 })
+
+describe('deleting a project', () => {
+  it('removes its images and every blob no other project uses', async () => {
+    const s = await startTestServer()
+    try {
+      const keep = (await s.admin.request('POST', '/api/projects', { name: 'Keep' })).body.id
+      const drop = (await s.admin.request('POST', '/api/projects', { name: 'Drop' })).body.id
+      const shared = await png8(12, 12)
+      await upload(s.admin, keep, [{ name: 'shared.png', bytes: shared }])
+      const blobsKept = (await s.server.tessera.context.blobs.list()).length
+      await upload(s.admin, drop, [
+        { name: 'shared.png', bytes: shared },
+        { name: 'only-here.png', bytes: await png8(13, 13) },
+      ])
+      expect((await s.server.tessera.context.blobs.list()).length).toBeGreaterThan(blobsKept)
+      expect((await s.admin.request('DELETE', `/api/projects/${drop}`)).status).toBe(204)
+      expect((await s.server.tessera.context.blobs.list()).length).toBe(blobsKept)
+      const kept = await s.admin.request('GET', `/api/projects/${keep}/images`)
+      const raw = await s.admin.request(
+        'GET',
+        `/api/projects/${keep}/images/${kept.body.images[0].id}/raw`,
+      )
+      expect(raw.status).toBe(200)
+    } finally {
+      await s.close()
+    }
+  })
+})

@@ -8,7 +8,13 @@ import { HttpError } from '../http/HttpError.ts'
 import { channelStats } from './channelStats.ts'
 import { decodeImage } from './decodeImage.ts'
 import { checkImageFile, type ImageFormat } from './detectFormat.ts'
-import { type ImageRow, type StoredTiles, toImageInfo } from './imageRecords.ts'
+import {
+  blobKeysOf,
+  type ImageRow,
+  listImageRows,
+  type StoredTiles,
+  toImageInfo,
+} from './imageRecords.ts'
 import { displayImage, displayTiles, thumbnail, tileGrid } from './renditions.ts'
 
 export interface UploadedFile {
@@ -165,19 +171,26 @@ export async function ingestImages(
   }
 }
 
-/** Deletes an image row and every blob that no other image still references. */
-export async function deleteImage(
-  context: AppContext,
-  row: ImageRow,
-  keys: string[],
-): Promise<void> {
-  const { db, blobs } = context
-  db.prepare('DELETE FROM images WHERE id = ?').run(row.id)
-  const stillUsed = db.prepare(
+/** Deletes blobs that no image row references any more (content is shared across images). */
+export async function releaseBlobs(context: AppContext, keys: Iterable<string>): Promise<void> {
+  const stillUsed = context.db.prepare(
     `SELECT 1 FROM images WHERE sha256 = @key OR raw_key = @key OR thumbnail_key = @key
        OR EXISTS (SELECT 1 FROM json_each(images.tiles_json, '$.keys') WHERE value = @key) LIMIT 1`,
   )
   for (const key of new Set(keys)) {
-    if (!stillUsed.get({ key })) await blobs.delete(key)
+    if (!stillUsed.get({ key })) await context.blobs.delete(key)
   }
+}
+
+/** Deletes an image row and every blob that no other image still references. */
+export async function deleteImage(context: AppContext, row: ImageRow): Promise<void> {
+  context.db.prepare('DELETE FROM images WHERE id = ?').run(row.id)
+  await releaseBlobs(context, blobKeysOf(row))
+}
+
+/** Deletes every image of a project, before the project itself goes. */
+export async function deleteProjectImages(context: AppContext, projectId: number): Promise<void> {
+  const rows = listImageRows(context.db, projectId)
+  context.db.prepare('DELETE FROM images WHERE project_id = ?').run(projectId)
+  await releaseBlobs(context, rows.flatMap(blobKeysOf))
 }

@@ -180,7 +180,7 @@ export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
     params: ImageParams,
     handler: async ({ params }) => {
       const row = getImageRow(db, params.projectId, params.imageId)
-      await deleteImage(context, row, blobKeysOf(row))
+      await deleteImage(context, row)
       return undefined
     },
   })

@@ -17,6 +17,7 @@ import {
 } from '../../../shared/schemas/projects.ts'
 import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
+import { deleteProjectImages } from '../images/index.ts'
 import {
   addMember,
   createClass,
@@ -36,7 +37,8 @@ import {
 const Id = z.coerce.number().int().positive()
 export const ProjectParams = z.object({ projectId: Id })
 
-export function registerProjectRoutes(api: ApiRouter, { db }: AppContext): void {
+export function registerProjectRoutes(api: ApiRouter, context: AppContext): void {
+  const { db } = context
   const tag = 'projects'
   api.route({
     method: 'get',
@@ -89,7 +91,8 @@ export function registerProjectRoutes(api: ApiRouter, { db }: AppContext): void 
     auth: 'user',
     projectRole: 'owner',
     params: ProjectParams,
-    handler: ({ params }) => {
+    handler: async ({ params }) => {
+      await deleteProjectImages(context, params.projectId)
       deleteProject(db, params.projectId)
       return undefined
     },
