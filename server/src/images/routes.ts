@@ -6,13 +6,7 @@ import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
 import { HttpError } from '../http/HttpError.ts'
 import { readMultipartFiles } from '../http/readMultipartFiles.ts'
-import {
-  blobKeysOf,
-  getImageRow,
-  listImageRows,
-  type StoredTiles,
-  toImageInfo,
-} from './imageRecords.ts'
+import { getImageRow, listImageRows, type StoredTiles, toImageInfo } from './imageRecords.ts'
 import { deleteImage, ingestImages } from './ingestImages.ts'
 
 const Id = z.coerce.number().int().positive()
