@@ -1,0 +1,4 @@
+// The annotation document of an image: schema, verbs, readers, origins, migrations.
+export * from './annotationDoc.ts'
+export * from './migrations.ts'
+export * from './origins.ts'
