@@ -4,7 +4,7 @@
 // annotation must still be valid. FUZZ_SEED picks one seed, FUZZ_ITERATIONS the number of runs.
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { createRandom } from '../../server/src/demo/syntheticNuclei.ts'
+import { createRandom } from '../random/createRandom.ts'
 import {
   acceptSuggestion,
   annotationsOf,

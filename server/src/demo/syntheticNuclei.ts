@@ -2,6 +2,7 @@
 // ellipses of varied size and brightness on an uneven background, blurred, with shot noise,
 // as 16-bit samples. A pixel belongs to a nucleus when its centre lies inside the ellipse.
 // Pure: the same spec always gives the same pixels, so tests can regenerate the labels.
+import { createRandom } from '../../../shared/random/createRandom.ts'
 
 export interface NucleiSpec {
   seed: number
@@ -31,18 +32,6 @@ export interface SyntheticImage {
   /** Instance labels, 0 = background. */
   labels: Uint16Array
   nuclei: Nucleus[]
-}
-
-/** mulberry32: a small, fast, seeded PRNG. */
-export function createRandom(seed: number) {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function gaussian(random: () => number): number {
