@@ -254,6 +254,10 @@ class TrainingSampler:
         self.pool_limit = synthetic_pool
         self.synthetic_size = synthetic_size
         self.scale_range = scale_range
+        # Real images are drawn in proportion to the square root of their object count: crowded
+        # images hold most objects (and most evaluation clicks) without taking over training.
+        weights = np.array([np.sqrt(max(1, len(item.objects))) for item in self.real], dtype=np.float64)
+        self.real_weights = weights / weights.sum() if len(weights) else weights
         self.pool: List[LabelledImage] = []
         self.generated = 0
         for _ in range(min(synthetic_pool, 16)):
@@ -273,9 +277,11 @@ class TrainingSampler:
         self._grow_pool()
         crops = []
         while len(crops) < batch_size:
-            use_real = self.rng.random() < self.real_fraction
-            items = self.real if use_real else self.pool
-            crop = sample_crop(items[int(self.rng.integers(len(items)))], self.rng, self.crop_size, self.scale_range)
+            if self.rng.random() < self.real_fraction:
+                item = self.real[int(self.rng.choice(len(self.real), p=self.real_weights))]
+            else:
+                item = self.pool[int(self.rng.integers(len(self.pool)))]
+            crop = sample_crop(item, self.rng, self.crop_size, self.scale_range)
             if crop is not None:
                 crops.append(crop)
         image = torch.from_numpy(np.stack([c[0] for c in crops]))
