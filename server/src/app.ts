@@ -7,6 +7,7 @@ import { createAccessControl } from './auth/accessControl.ts'
 import { registerAuthRoutes } from './auth/routes.ts'
 import { ensureAdmin } from './auth/users.ts'
 import { type BlobStore, FileBlobStore } from './blobs/BlobStore.ts'
+import { CollabServer, DocStore } from './collab/index.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/database.ts'
 import { ApiRouter } from './http/ApiRouter.ts'
@@ -26,8 +27,11 @@ export interface AppContext {
 export interface TesseraApp {
   app: express.Express
   context: AppContext
+  /** The y-websocket endpoint; server.ts hands it the HTTP upgrades. */
+  collab: CollabServer
   /** Password generated for `admin` on first start when none was configured, else null. */
   generatedAdminPassword: string | null
+  /** Closes collaboration (flushing documents) and then the database. */
   close(): Promise<void>
 }
 
@@ -45,7 +49,16 @@ export function createApp(config: Config): TesseraApp {
   const context: AppContext = { config, db, blobs, log }
   const generatedAdminPassword = ensureAdmin(db, config.adminPassword)
 
-  const api = new ApiRouter(createAccessControl(db))
+  const access = createAccessControl(db)
+  const collab = new CollabServer({
+    db,
+    store: new DocStore(db),
+    access,
+    log,
+    maxMessageBytes: config.maxMessageBytes,
+    maxDocBytes: config.maxDocBytes,
+  })
+  const api = new ApiRouter(access)
   api.route({
     method: 'get',
     path: '/api/health',
@@ -92,8 +105,10 @@ export function createApp(config: Config): TesseraApp {
   return {
     app,
     context,
+    collab,
     generatedAdminPassword,
     async close() {
+      await collab.close()
       if (db.open) db.close()
     },
   }

@@ -33,6 +33,16 @@ export const ConfigSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  maxMessageBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024 * 1024),
+  maxDocBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
   displayTileSize: z.coerce.number().int().min(256).max(8192).default(2048),
   sessionDays: z.coerce.number().positive().default(14),
   demo: booleanFromEnv.default(true),
@@ -52,6 +62,8 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   maxUploadBytes: 'TESSERA_MAX_UPLOAD_BYTES',
   maxImagePixels: 'TESSERA_MAX_IMAGE_PIXELS',
   maxBodyBytes: 'TESSERA_MAX_BODY_BYTES',
+  maxMessageBytes: 'TESSERA_MAX_MESSAGE_BYTES',
+  maxDocBytes: 'TESSERA_MAX_DOC_BYTES',
   displayTileSize: 'TESSERA_DISPLAY_TILE_SIZE',
   sessionDays: 'TESSERA_SESSION_DAYS',
   demo: 'TESSERA_DEMO',

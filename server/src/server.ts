@@ -17,6 +17,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const tessera = createApp(config)
   const httpServer = http.createServer(tessera.app)
   httpServer.keepAliveTimeout = 5_000
+  httpServer.on('upgrade', (req, socket, head) => {
+    if (!tessera.collab.handleUpgrade(req, socket, head)) socket.destroy()
+  })
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject)
     httpServer.listen(config.port, config.host, () => resolve())
@@ -26,11 +29,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let closing: Promise<void> | null = null
   const close = () => {
     closing ??= (async () => {
-      await new Promise<void>((resolve) => {
+      const httpClosed = new Promise<void>((resolve) => {
         httpServer.close(() => resolve())
         httpServer.closeIdleConnections()
         setTimeout(() => httpServer.closeAllConnections(), 5_000).unref()
       })
+      // Websockets first (their documents are flushed), then requests in flight, then SQLite.
+      await tessera.collab.close()
+      await httpClosed
       await tessera.close()
     })()
     return closing

@@ -91,4 +91,31 @@ export const MIGRATIONS: Migration[] = [
     name: 'image-display-tiles',
     sql: `ALTER TABLE images ADD COLUMN tiles_json TEXT NOT NULL DEFAULT '{"tileSize":0,"columns":0,"rows":0,"keys":[]}';`,
   },
+  {
+    version: 4,
+    name: 'collaboration-documents-and-index',
+    sql: `
+      CREATE TABLE doc_snapshots (
+        room TEXT PRIMARY KEY,
+        state BLOB NOT NULL,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE TABLE doc_updates (
+        id INTEGER PRIMARY KEY,
+        room TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX doc_updates_room ON doc_updates(room, id);
+      CREATE TABLE image_index (
+        image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        annotation_count INTEGER NOT NULL,
+        counts_by_class TEXT NOT NULL,
+        suggestion_count INTEGER NOT NULL,
+        invalid_count INTEGER NOT NULL,
+        last_editor INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        last_change INTEGER
+      );
+    `,
+  },
 ]
