@@ -1,0 +1,378 @@
+// The editor's core, without React or Konva: the image's Y.Doc (read and written only through
+// shared/doc), local UI state (tool, selection, camera, class), per-user undo, and the input
+// handling that tools build on. Renderers subscribe and draw; they never change state directly.
+import * as Y from 'yjs'
+import {
+  acceptSuggestion,
+  annotationsOf,
+  createAnnotation,
+  deleteAnnotation,
+  listAnnotations,
+  observeAnnotations,
+  reviewOf,
+  setReviewDecision,
+  type TransactionOrigin,
+  updateClass,
+  updateGeometry,
+  userOrigin,
+} from '../../../../shared/doc/index.ts'
+import type {
+  AnnotationKind,
+  AnnotationRecord,
+  Geometry,
+} from '../../../../shared/schemas/annotation.ts'
+import { boundsOf, hitTest, type Point, translateGeometry } from './geometryOf.ts'
+import { type Bounds, SpatialIndex } from './spatialIndex.ts'
+import { TOOL_BY_ID, type ToolId, type ToolPointerEvent } from './tools/index.ts'
+
+export interface Camera {
+  /** Screen position of image point (0, 0), and screen pixels per image pixel. */
+  x: number
+  y: number
+  scale: number
+}
+
+export interface Gesture {
+  origin?: Point
+  offset?: Point
+  points?: number[]
+  cursor?: Point
+}
+
+export interface EditorState {
+  toolId: ToolId
+  /** Dotted state of the active tool, e.g. "polygon.drawing". */
+  toolState: string
+  gesture: Gesture | null
+  selection: string[]
+  hoverId: string | null
+  camera: Camera
+  classId: number | null
+  readOnly: boolean
+}
+
+export interface ClipboardEntry {
+  kind: AnnotationKind
+  geometry: Geometry['geometry']
+  classId: number | null
+  attributes: AnnotationRecord['attributes']
+}
+
+/** Copy and paste work across images of a tab: the clipboard outlives one editor. */
+const clipboard: ClipboardEntry[] = []
+
+export class Editor {
+  readonly origin: TransactionOrigin
+  readonly undoManager: Y.UndoManager
+  private listeners = new Set<() => void>()
+  private snapshot: AnnotationRecord[] = []
+  private byId = new Map<string, AnnotationRecord>()
+  private index: SpatialIndex<string> | null = null
+  private stopObserving: () => void
+  /** Bumped on every change of the annotations; renderers compare it. */
+  annotationsVersion = 0
+  state: EditorState
+
+  constructor(
+    readonly doc: Y.Doc,
+    readonly userId: number,
+    options: { readOnly: boolean; classId: number | null },
+  ) {
+    this.origin = userOrigin(userId)
+    this.undoManager = new Y.UndoManager([annotationsOf(doc), reviewOf(doc)], {
+      trackedOrigins: new Set([this.origin]),
+      captureTimeout: 400,
+    })
+    this.state = {
+      toolId: 'select',
+      toolState: 'select.idle',
+      gesture: null,
+      selection: [],
+      hoverId: null,
+      camera: { x: 0, y: 0, scale: 1 },
+      classId: options.classId,
+      readOnly: options.readOnly,
+    }
+    this.refresh()
+    this.stopObserving = observeAnnotations(doc, () => this.refresh())
+  }
+
+  destroy() {
+    this.stopObserving()
+    this.undoManager.destroy()
+    this.listeners.clear()
+  }
+
+  // Subscription (React reads through useSyncExternalStore) -------------------------------
+
+  subscribe = (listener: () => void) => {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+  getState = () => this.state
+  getAnnotations = () => this.snapshot
+
+  private emit() {
+    for (const listener of this.listeners) listener()
+  }
+
+  private update(changes: Partial<EditorState>) {
+    this.state = { ...this.state, ...changes }
+    this.emit()
+  }
+
+  private refresh() {
+    const { parsed } = listAnnotations(this.doc)
+    this.snapshot = parsed
+    this.byId = new Map(parsed.map((a) => [a.id, a]))
+    this.index = null
+    this.annotationsVersion++
+    const selection = this.state?.selection.filter((id) => this.byId.has(id))
+    if (this.state && selection.length !== this.state.selection.length)
+      this.state = { ...this.state, selection }
+    this.emit()
+  }
+
+  annotation(id: string): AnnotationRecord | undefined {
+    return this.byId.get(id)
+  }
+
+  private spatialIndex(): SpatialIndex<string> {
+    if (!this.index) {
+      const index = new SpatialIndex<string>(128)
+      for (const a of this.snapshot) index.insert(a.id, boundsOf(a))
+      this.index = index
+    }
+    return this.index
+  }
+
+  /** Annotations whose bounds intersect an area of the image, for drawing what is in view. */
+  annotationsIn(area: Bounds): AnnotationRecord[] {
+    return this.spatialIndex()
+      .query(area)
+      .map((id) => this.byId.get(id)!)
+  }
+
+  /** The topmost annotation under an image point, or null. */
+  annotationAt(point: Point): string | null {
+    const tolerance = 4 / this.state.camera.scale
+    const candidates = this.annotationsIn({
+      minX: point.x - tolerance,
+      minY: point.y - tolerance,
+      maxX: point.x + tolerance,
+      maxY: point.y + tolerance,
+    })
+    // Smallest first: a click inside a nucleus inside a cell picks the nucleus.
+    candidates.sort((a, b) => {
+      const ba = boundsOf(a)
+      const bb = boundsOf(b)
+      return (ba.maxX - ba.minX) * (ba.maxY - ba.minY) - (bb.maxX - bb.minX) * (bb.maxY - bb.minY)
+    })
+    return candidates.find((a) => hitTest(a, point, tolerance))?.id ?? null
+  }
+
+  // Tools and input ---------------------------------------------------------------------
+
+  setTool(toolId: ToolId) {
+    if (this.state.readOnly && toolId !== 'select') return
+    TOOL_BY_ID[this.state.toolId].onCancel?.(this)
+    this.update({ toolId, toolState: `${toolId}.idle`, gesture: null })
+  }
+
+  setToolState(toolState: string, gesture: Gesture | null = null) {
+    this.update({ toolState, gesture })
+  }
+
+  pointerDown(event: ToolPointerEvent) {
+    TOOL_BY_ID[this.state.toolId].onPointerDown?.(this, event)
+  }
+  pointerMove(event: ToolPointerEvent) {
+    TOOL_BY_ID[this.state.toolId].onPointerMove?.(this, event)
+  }
+  pointerUp(event: ToolPointerEvent) {
+    TOOL_BY_ID[this.state.toolId].onPointerUp?.(this, event)
+  }
+
+  /** Keyboard shortcuts; returns true when the key was used. */
+  keyDown(key: string, modifiers: { ctrl: boolean; shift: boolean }): boolean {
+    if (TOOL_BY_ID[this.state.toolId].onKeyDown?.(this, key)) return true
+    const lower = key.toLowerCase()
+    if (modifiers.ctrl) {
+      if (lower === 'z' && !modifiers.shift) return this.undo(), true
+      if ((lower === 'z' && modifiers.shift) || lower === 'y') return this.redo(), true
+      if (lower === 'c') return this.copy(), true
+      if (lower === 'v') return this.paste(), true
+      if (lower === 'd') return this.duplicate(), true
+      return false
+    }
+    if (key === 'Escape') {
+      TOOL_BY_ID[this.state.toolId].onCancel?.(this)
+      if (this.state.toolState.endsWith('.idle')) this.select([])
+      return true
+    }
+    if (key === 'Delete' || key === 'Backspace') return this.deleteSelection(), true
+    const tool = Object.values(TOOL_BY_ID).find((t) => t.shortcut === lower)
+    if (tool) return this.setTool(tool.id), true
+    return false
+  }
+
+  // Camera ------------------------------------------------------------------------------
+
+  screenToImage(sx: number, sy: number): Point {
+    const { x, y, scale } = this.state.camera
+    return { x: (sx - x) / scale, y: (sy - y) / scale }
+  }
+
+  setCamera(camera: Camera) {
+    this.update({ camera })
+  }
+
+  panBy(dx: number, dy: number) {
+    const { camera } = this.state
+    this.setCamera({ ...camera, x: camera.x + dx, y: camera.y + dy })
+  }
+
+  /** Zooms by a factor keeping the image point under the screen point still. */
+  zoomAt(sx: number, sy: number, factor: number) {
+    const { camera } = this.state
+    const scale = Math.min(64, Math.max(0.02, camera.scale * factor))
+    const p = this.screenToImage(sx, sy)
+    this.setCamera({ scale, x: sx - p.x * scale, y: sy - p.y * scale })
+  }
+
+  fit(viewWidth: number, viewHeight: number, imageWidth: number, imageHeight: number) {
+    const scale = Math.min(viewWidth / imageWidth, viewHeight / imageHeight) * 0.95
+    this.setCamera({
+      scale,
+      x: (viewWidth - imageWidth * scale) / 2,
+      y: (viewHeight - imageHeight * scale) / 2,
+    })
+  }
+
+  /** One image pixel per screen pixel, centred on the view's centre. */
+  oneToOne(viewWidth: number, viewHeight: number) {
+    const centre = this.screenToImage(viewWidth / 2, viewHeight / 2)
+    this.setCamera({ scale: 1, x: viewWidth / 2 - centre.x, y: viewHeight / 2 - centre.y })
+  }
+
+  // Verbs -------------------------------------------------------------------------------
+
+  select(selection: string[]) {
+    this.update({ selection })
+  }
+
+  setHover(hoverId: string | null) {
+    if (hoverId !== this.state.hoverId) this.update({ hoverId })
+  }
+
+  setActiveClass(classId: number | null) {
+    this.update({ classId })
+    if (!this.state.readOnly) {
+      for (const id of this.state.selection) updateClass(this.doc, id, classId, this.origin)
+    }
+  }
+
+  create(kind: AnnotationKind, geometry: Geometry['geometry']): string | null {
+    if (this.state.readOnly) return null
+    const id = createAnnotation(
+      this.doc,
+      { kind, geometry, classId: this.state.classId },
+      this.origin,
+    )
+    this.undoManager.stopCapturing()
+    return id
+  }
+
+  moveSelection(dx: number, dy: number) {
+    if (this.state.readOnly) return
+    this.doc.transact(() => {
+      for (const id of this.state.selection) {
+        const annotation = this.byId.get(id)
+        if (annotation)
+          updateGeometry(this.doc, id, translateGeometry(annotation, dx, dy), this.origin)
+      }
+    }, this.origin)
+    this.undoManager.stopCapturing()
+  }
+
+  setGeometry(id: string, geometry: Geometry['geometry']) {
+    if (!this.state.readOnly) updateGeometry(this.doc, id, geometry, this.origin)
+  }
+
+  deleteSelection() {
+    if (this.state.readOnly) return
+    this.doc.transact(() => {
+      for (const id of this.state.selection) deleteAnnotation(this.doc, id, this.origin)
+    }, this.origin)
+    this.select([])
+  }
+
+  accept(id: string) {
+    if (!this.state.readOnly) acceptSuggestion(this.doc, id, this.origin)
+  }
+
+  reject(id: string) {
+    if (this.state.readOnly) return
+    const annotation = this.byId.get(id)
+    // A suggestion is removed; a person's annotation is marked rejected for its author.
+    if (annotation?.origin.type === 'model') deleteAnnotation(this.doc, id, this.origin)
+    else setReviewDecision(this.doc, id, 'rejected', this.origin)
+  }
+
+  copy() {
+    clipboard.splice(0, clipboard.length)
+    for (const id of this.state.selection) {
+      const a = this.byId.get(id)
+      if (a)
+        clipboard.push({
+          kind: a.kind,
+          geometry: a.geometry,
+          classId: a.classId,
+          attributes: a.attributes,
+        })
+    }
+  }
+
+  paste() {
+    if (this.state.readOnly || clipboard.length === 0) return
+    const ids: string[] = []
+    this.doc.transact(() => {
+      for (const entry of clipboard) {
+        ids.push(createAnnotation(this.doc, { ...entry }, this.origin))
+      }
+    }, this.origin)
+    this.select(ids)
+  }
+
+  duplicate() {
+    if (this.state.readOnly) return
+    const ids: string[] = []
+    this.doc.transact(() => {
+      for (const id of this.state.selection) {
+        const a = this.byId.get(id)
+        if (!a) continue
+        const geometry = translateGeometry(
+          a,
+          10 / this.state.camera.scale,
+          10 / this.state.camera.scale,
+        )
+        ids.push(
+          createAnnotation(
+            this.doc,
+            { kind: a.kind, geometry, classId: a.classId, attributes: a.attributes },
+            this.origin,
+          ),
+        )
+      }
+    }, this.origin)
+    this.select(ids)
+  }
+
+  undo() {
+    if (!this.state.readOnly) this.undoManager.undo()
+  }
+
+  redo() {
+    if (!this.state.readOnly) this.undoManager.redo()
+  }
+}

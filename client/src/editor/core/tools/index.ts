@@ -1,0 +1,10 @@
+// The toolbar's tools, in order.
+import { BoxTool } from './BoxTool.ts'
+import { PointsTool } from './PointsTool.ts'
+import { PolygonTool, PolylineTool } from './PolygonTool.ts'
+import { SelectTool } from './SelectTool.ts'
+import type { Tool, ToolId } from './Tool.ts'
+
+export const TOOLS: Tool[] = [SelectTool, PolygonTool, BoxTool, PointsTool, PolylineTool]
+export const TOOL_BY_ID = Object.fromEntries(TOOLS.map((t) => [t.id, t])) as Record<ToolId, Tool>
+export type { Tool, ToolId, ToolPointerEvent } from './Tool.ts'
