@@ -1,105 +1,335 @@
-// One image: its display rendition and per-channel statistics. The live editor's canvas takes
-// the viewer's place; the side panel keeps the image's facts.
+// One image in the live editor: canvas and toolbar, connection banner, and a side panel with
+// classes, review state, annotations, channel display and the image's facts.
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { readReviewState, setReviewState } from '../../../shared/doc/index.ts'
 import type { ImageInfo } from '../../../shared/schemas/images.ts'
+import type { LabelClass, Member, Project } from '../../../shared/schemas/projects.ts'
+import { useSession } from '../app/App.tsx'
 import { Link } from '../app/Link.tsx'
 import { useDocumentTitle } from '../app/router.ts'
 import { useResource } from '../app/useResource.ts'
+import { type ImageDoc, useImageDoc } from '../collab/useImageDoc.ts'
+import { AnnotationList } from '../editor/AnnotationList.tsx'
+import {
+  type ChannelSetting,
+  composeDisplay,
+  defaultChannelSettings,
+  type RawSamples,
+  samplesOf,
+} from '../editor/canvas/channelDisplay.ts'
+import { EditorCanvas } from '../editor/canvas/EditorCanvas.tsx'
+import { useEditorState } from '../editor/canvas/useEditor.ts'
+import { Editor } from '../editor/core/Editor.ts'
+import { SHORTCUTS, Toolbar } from '../editor/Toolbar.tsx'
+import { ImageFacts } from './ImageFacts.tsx'
 
-const PERCENTILES = ['0.1', '1', '50', '99', '99.9'] as const
-
-const format = (value: number, dtype: ImageInfo['dtype']) =>
-  dtype === 'float32'
-    ? value.toPrecision(5)
-    : Number.isInteger(value)
-      ? String(value)
-      : value.toFixed(1)
+declare global {
+  interface Window {
+    /** For end-to-end tests and benchmarks: read the editor's state from outside. */
+    __tesseraEditor?: {
+      editor: Editor
+      drawnCount(): number
+      status(): string
+      /** Closes the websocket as a network failure would (the provider then retries). */
+      dropConnection(): void
+    }
+  }
+}
 
 export function ImagePage({ projectId, imageId }: { projectId: number; imageId: number }) {
   const base = `/api/projects/${projectId}/images/${imageId}`
   const image = useResource<ImageInfo>(base)
+  const project = useResource<Project>(`/api/projects/${projectId}`)
+  const classes = useResource<{ classes: LabelClass[] }>(`/api/projects/${projectId}/classes`)
+  const members = useResource<{ members: Member[] }>(`/api/projects/${projectId}/members`)
+  const session = useSession()
+  const user = useMemo(
+    () => ({ id: session.user.id, name: session.user.displayName }),
+    [session.user],
+  )
+  const imageDoc = useImageDoc(imageId, user)
   useDocumentTitle(image.data?.name ?? 'Image')
-  if (image.error) return <p className="error page-message">{image.error}</p>
-  if (!image.data) return <p className="page-message">Loading…</p>
-  const info = image.data
-  const { tileSize, columns, rows } = info.tiles
+  const error = image.error ?? project.error
+  if (error) return <p className="error page-message">{error}</p>
+  if (!image.data || !project.data || !classes.data || !members.data || !imageDoc) {
+    return <p className="page-message">Loading…</p>
+  }
+  return (
+    <EditorView
+      key={imageId}
+      base={base}
+      projectId={projectId}
+      image={image.data}
+      role={project.data.role}
+      classes={classes.data.classes}
+      members={members.data.members}
+      imageDoc={imageDoc}
+      userId={session.user.id}
+    />
+  )
+}
+
+function useDisplayPixels(base: string, image: ImageInfo, settings: ChannelSetting[]) {
+  const [samples, setSamples] = useState<RawSamples | null>(null)
+  const canvas = useMemo(() => {
+    const c = document.createElement('canvas')
+    c.width = image.width
+    c.height = image.height
+    return c
+  }, [image.width, image.height])
+  const [ready, setReady] = useState<HTMLCanvasElement | null>(null)
+  useEffect(() => {
+    let current = true
+    fetch(`${base}/raw`, { credentials: 'same-origin' })
+      .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`raw pixels: ${r.status}`))))
+      .then((buffer) => current && setSamples(samplesOf(buffer, image.dtype)))
+      .catch(() => undefined)
+    return () => {
+      current = false
+    }
+  }, [base, image.dtype])
+  useEffect(() => {
+    if (!samples) return
+    const context = canvas.getContext('2d')!
+    const data = context.createImageData(image.width, image.height)
+    composeDisplay(samples, image.width * image.height, image.channels, settings, data.data)
+    context.putImageData(data, 0, 0)
+    // A new object identity makes Konva redraw the image.
+    setReady(null)
+    requestAnimationFrame(() => setReady(canvas))
+  }, [samples, settings, canvas, image])
+  return ready
+}
+
+function EditorView(props: {
+  base: string
+  projectId: number
+  image: ImageInfo
+  role: Project['role']
+  classes: LabelClass[]
+  members: Member[]
+  imageDoc: ImageDoc
+  userId: number
+}) {
+  const { image, classes, imageDoc, role } = props
+  const readOnly = role === 'viewer'
+  const editor = useMemo(
+    () => new Editor(imageDoc.doc, props.userId, { readOnly, classId: classes[0]?.id ?? null }),
+    [imageDoc.doc, props.userId, readOnly, classes],
+  )
+  useEffect(() => () => editor.destroy(), [editor])
+  useEffect(() => {
+    editor.setClassShortcuts(
+      new Map(classes.filter((c) => c.shortcut).map((c) => [c.shortcut!, c.id])),
+    )
+  }, [editor, classes])
+  const state = useEditorState(editor)
+  const [settings, setSettings] = useState(() => defaultChannelSettings(image.stats))
+  const pixels = useDisplayPixels(props.base, image, settings)
+  const [help, setHelp] = useState(false)
+  const drawnCount = useRef(0)
+  const canvasArea = useRef<HTMLDivElement>(null)
+  const colorOf = useMemo(() => {
+    const map = new Map(classes.map((c) => [c.id, c.color]))
+    return (classId: number | null) =>
+      classId === null ? '#cccccc' : (map.get(classId) ?? '#cccccc')
+  }, [classes])
+  useEffect(() => {
+    window.__tesseraEditor = {
+      editor,
+      drawnCount: () => drawnCount.current,
+      status: () => imageDoc.status,
+      dropConnection: () => imageDoc.provider.ws?.close(),
+    }
+    return () => {
+      if (window.__tesseraEditor?.editor === editor) window.__tesseraEditor = undefined
+    }
+  }, [editor, imageDoc.status])
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === '?' && !(event.target instanceof HTMLInputElement)) setHelp((h) => !h)
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
+  const fit = () => {
+    const el = canvasArea.current
+    if (el) editor.fit(el.clientWidth, el.clientHeight, image.width, image.height)
+  }
+  const review = readReviewState(imageDoc.doc)
+  const canReview = role === 'reviewer' || role === 'owner'
+  const statuses = canReview
+    ? (['new', 'in_progress', 'done', 'reviewed'] as const)
+    : (['new', 'in_progress', 'done'] as const)
+
   return (
     <div className="image-page">
-      <div className="image-viewport" data-testid="image.viewport">
-        <div
-          className="tile-grid"
-          style={{
-            gridTemplateColumns: `repeat(${columns}, auto)`,
-            aspectRatio: `${info.width} / ${info.height}`,
-          }}
-        >
-          {Array.from({ length: rows * columns }, (_, k) => {
-            const column = k % columns
-            const row = Math.floor(k / columns)
-            return (
-              <img
-                key={`${column}-${row}`}
-                src={`${base}/display/${column}/${row}`}
-                alt={`${info.name}, tile ${column},${row}`}
-                style={{
-                  width: `${(Math.min(tileSize, info.width - column * tileSize) / info.width) * 100}%`,
-                }}
-              />
-            )
-          })}
+      <div className="editor-main">
+        <ConnectionBanner imageDoc={imageDoc} readOnly={readOnly} />
+        <Toolbar editor={editor} onFit={fit} onHelp={() => setHelp(true)} />
+        <div className="editor-area" ref={canvasArea}>
+          <EditorCanvas
+            editor={editor}
+            imageWidth={image.width}
+            imageHeight={image.height}
+            pixels={pixels}
+            colorOf={colorOf}
+            awareness={imageDoc.provider.awareness}
+            drawnCount={drawnCount}
+          />
         </div>
       </div>
       <aside className="side-panel">
         <p className="breadcrumb">
-          <Link href={`/projects/${projectId}`}>Back to project</Link>
+          <Link href={`/projects/${props.projectId}`}>Back to project</Link>
         </p>
         <h2 className="image-title" data-testid="image.name">
-          {info.name}
+          {image.name}
         </h2>
-        <dl className="facts">
-          <dt>Size</dt>
-          <dd>
-            {info.width} × {info.height}
-          </dd>
-          <dt>Channels</dt>
-          <dd>{info.channels}</dd>
-          <dt>Type</dt>
-          <dd>{info.dtype}</dd>
-          <dt>Format</dt>
-          <dd>
-            {info.format.toUpperCase()}
-            {info.pageCount > 1 ? `, page ${info.page + 1} of ${info.pageCount}` : ''}
-          </dd>
-          <dt>File</dt>
-          <dd>{(info.bytes / 1024).toFixed(0)} KiB</dd>
-        </dl>
-        <table className="table stats" data-testid="image.stats">
-          <thead>
-            <tr>
-              <th>Channel</th>
-              <th>min</th>
-              <th>max</th>
-              <th>mean</th>
-              {PERCENTILES.map((p) => (
-                <th key={p}>p{p}</th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {info.stats.map((s, c) => (
-              // biome-ignore lint/suspicious/noArrayIndexKey: channels have no other identity
-              <tr key={c} data-testid="image.stats.channel">
-                <td>{c + 1}</td>
-                <td>{format(s.min, info.dtype)}</td>
-                <td data-testid="image.stats.max">{format(s.max, info.dtype)}</td>
-                <td>{format(s.mean, info.dtype)}</td>
-                {PERCENTILES.map((p) => (
-                  <td key={p}>{format(s.percentiles[p], info.dtype)}</td>
-                ))}
-              </tr>
+        <section className="panel-section">
+          <h3>Class</h3>
+          <div className="class-picker">
+            {classes.map((c) => (
+              <button
+                key={c.id}
+                type="button"
+                className={state.classId === c.id ? 'class-button active' : 'class-button'}
+                onClick={() => editor.setActiveClass(c.id)}
+                data-testid="classes.pick"
+              >
+                <span className="swatch" style={{ background: c.color }} /> {c.name}{' '}
+                {c.shortcut && <kbd>{c.shortcut}</kbd>}
+              </button>
             ))}
-          </tbody>
-        </table>
+            {classes.length === 0 && (
+              <p className="muted small">No classes yet: an owner adds them on the project page.</p>
+            )}
+          </div>
+        </section>
+        <section className="panel-section">
+          <h3>Image status</h3>
+          <select
+            value={review.status}
+            disabled={readOnly}
+            onChange={(e) =>
+              setReviewState(
+                imageDoc.doc,
+                { status: e.target.value as (typeof statuses)[number] },
+                editor.origin,
+              )
+            }
+            data-testid="image.status"
+          >
+            {(statuses as readonly string[]).includes(review.status) ? null : (
+              <option>{review.status}</option>
+            )}
+            {statuses.map((s) => (
+              <option key={s} value={s}>
+                {s.replace('_', ' ')}
+              </option>
+            ))}
+          </select>
+        </section>
+        <AnnotationList
+          editor={editor}
+          classes={classes}
+          members={props.members}
+          canReview={canReview}
+        />
+        <ChannelControls image={image} settings={settings} onChange={setSettings} />
+        <ImageFacts image={image} />
       </aside>
+      {help && (
+        <div className="help-overlay" onClick={() => setHelp(false)} data-testid="editor.help">
+          <div className="card help-card">
+            <h2>Keyboard shortcuts</h2>
+            <table className="table">
+              <tbody>
+                {SHORTCUTS.map(([key, what]) => (
+                  <tr key={key}>
+                    <td>
+                      <kbd>{key}</kbd>
+                    </td>
+                    <td>{what}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      )}
     </div>
+  )
+}
+
+function ConnectionBanner({ imageDoc, readOnly }: { imageDoc: ImageDoc; readOnly: boolean }) {
+  const { status, unsentEdits, reason } = imageDoc
+  const text =
+    status === 'connected'
+      ? readOnly
+        ? 'Live · read only (viewer)'
+        : 'Live'
+      : status === 'connecting'
+        ? 'Connecting…'
+        : status === 'refused'
+          ? `Not connected: ${reason ?? 'refused by the server'}`
+          : `Offline · ${unsentEdits} edit${unsentEdits === 1 ? '' : 's'} kept on this device, sent when the connection returns`
+  return (
+    <div
+      className={`connection-banner status-${status}`}
+      data-testid="editor.connection"
+      data-status={status}
+    >
+      {text}
+    </div>
+  )
+}
+
+function ChannelControls({
+  image,
+  settings,
+  onChange,
+}: {
+  image: ImageInfo
+  settings: ChannelSetting[]
+  onChange(settings: ChannelSetting[]): void
+}) {
+  const set = (c: number, change: Partial<ChannelSetting>) =>
+    onChange(settings.map((s, i) => (i === c ? { ...s, ...change } : s)))
+  const step = image.dtype === 'float32' ? 'any' : '1'
+  return (
+    <section className="panel-section">
+      <h3>Display</h3>
+      {settings.map((s, c) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: channels are identified by their index
+        <div key={c} className="channel-row" data-testid="display.channel">
+          <label>
+            <input
+              type="checkbox"
+              checked={s.visible}
+              onChange={(e) => set(c, { visible: e.target.checked })}
+            />{' '}
+            Ch {c + 1}
+          </label>
+          <input
+            type="number"
+            step={step}
+            value={s.low}
+            onChange={(e) => set(c, { low: Number(e.target.value) })}
+            aria-label={`Channel ${c + 1} black level`}
+          />
+          <input
+            type="number"
+            step={step}
+            value={s.high}
+            onChange={(e) => set(c, { high: Number(e.target.value) })}
+            aria-label={`Channel ${c + 1} white level`}
+          />
+        </div>
+      ))}
+      <button type="button" onClick={() => onChange(defaultChannelSettings(image.stats))}>
+        Auto contrast
+      </button>
+    </section>
   )
 }

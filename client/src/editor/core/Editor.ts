@@ -71,6 +71,8 @@ export class Editor {
   private stopObserving: () => void
   /** Bumped on every change of the annotations; renderers compare it. */
   annotationsVersion = 0
+  /** Class shortcut keys of the project (key → class id). */
+  private classShortcuts = new Map<string, number>()
   state: EditorState
 
   constructor(
@@ -211,9 +213,15 @@ export class Editor {
       return true
     }
     if (key === 'Delete' || key === 'Backspace') return this.deleteSelection(), true
+    const classId = this.classShortcuts.get(lower)
+    if (classId !== undefined) return this.setActiveClass(classId), true
     const tool = Object.values(TOOL_BY_ID).find((t) => t.shortcut === lower)
     if (tool) return this.setTool(tool.id), true
     return false
+  }
+
+  setClassShortcuts(shortcuts: Map<string, number>) {
+    this.classShortcuts = shortcuts
   }
 
   // Camera ------------------------------------------------------------------------------

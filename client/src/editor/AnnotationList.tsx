@@ -1,0 +1,143 @@
+// The side panel's list of annotations: filter by class, author and origin; hover highlights
+// on the canvas and back; suggestions and review decisions accepted or rejected here.
+import { useState } from 'react'
+import type { LabelClass, Member } from '../../../shared/schemas/projects.ts'
+import { useAnnotations, useEditorState } from './canvas/useEditor.ts'
+import type { Editor } from './core/Editor.ts'
+
+export function AnnotationList({
+  editor,
+  classes,
+  members,
+  canReview,
+}: {
+  editor: Editor
+  classes: LabelClass[]
+  members: Member[]
+  canReview: boolean
+}) {
+  const annotations = useAnnotations(editor)
+  const state = useEditorState(editor)
+  const [classFilter, setClassFilter] = useState('all')
+  const [authorFilter, setAuthorFilter] = useState('all')
+  const [originFilter, setOriginFilter] = useState('all')
+  const nameOf = (userId: number | null) =>
+    userId === null
+      ? 'model'
+      : (members.find((m) => m.userId === userId)?.displayName ?? `user ${userId}`)
+  const className = (classId: number | null) =>
+    classes.find((c) => c.id === classId)?.name ?? 'no class'
+  const shown = annotations.filter(
+    (a) =>
+      (classFilter === 'all' || String(a.classId) === classFilter) &&
+      (authorFilter === 'all' || String(a.author) === authorFilter) &&
+      (originFilter === 'all' || a.origin.type === originFilter),
+  )
+  const authors = [...new Set(annotations.map((a) => a.author))]
+  return (
+    <section className="panel-section">
+      <h3>
+        Annotations <span className="muted">({annotations.length})</span>
+      </h3>
+      <div className="filters">
+        <select
+          value={classFilter}
+          onChange={(e) => setClassFilter(e.target.value)}
+          aria-label="Filter by class"
+        >
+          <option value="all">All classes</option>
+          {classes.map((c) => (
+            <option key={c.id} value={String(c.id)}>
+              {c.name}
+            </option>
+          ))}
+        </select>
+        <select
+          value={authorFilter}
+          onChange={(e) => setAuthorFilter(e.target.value)}
+          aria-label="Filter by author"
+        >
+          <option value="all">All authors</option>
+          {authors.map((a) => (
+            <option key={String(a)} value={String(a)}>
+              {nameOf(a)}
+            </option>
+          ))}
+        </select>
+        <select
+          value={originFilter}
+          onChange={(e) => setOriginFilter(e.target.value)}
+          aria-label="Filter by origin"
+        >
+          <option value="all">People and model</option>
+          <option value="human">People</option>
+          <option value="model">Model</option>
+        </select>
+      </div>
+      <ul className="annotation-list" data-testid="annotation-list">
+        {shown.slice(0, 500).map((a) => (
+          <li
+            key={a.id}
+            className={[
+              'annotation-item',
+              state.selection.includes(a.id) ? 'selected' : '',
+              state.hoverId === a.id ? 'hovered' : '',
+            ].join(' ')}
+            onMouseEnter={() => editor.setHover(a.id)}
+            onMouseLeave={() => editor.setHover(null)}
+            onClick={() => editor.select([a.id])}
+            data-testid="annotation-list.item"
+          >
+            <span
+              className="swatch"
+              style={{ background: classes.find((c) => c.id === a.classId)?.color ?? '#999' }}
+            />
+            <span className="annotation-label">
+              {a.kind} · {className(a.classId)}
+              <span className="muted small">
+                {' '}
+                {nameOf(a.author)}
+                {a.origin.type === 'model'
+                  ? ` · ${a.origin.modelVersion} ${(a.origin.score * 100).toFixed(0)}%`
+                  : ''}
+              </span>
+            </span>
+            {a.review === 'rejected' && <span className="badge status-rejected">rejected</span>}
+            {((a.origin.type === 'model' && a.review === 'pending') ||
+              (canReview && a.origin.type === 'human')) &&
+              !state.readOnly && (
+                <span className="item-actions">
+                  {a.review !== 'accepted' || a.origin.type === 'model' ? (
+                    <button
+                      type="button"
+                      onClick={(e) => {
+                        e.stopPropagation()
+                        editor.accept(a.id)
+                      }}
+                      data-testid="annotation-list.accept"
+                    >
+                      Accept
+                    </button>
+                  ) : null}
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={(e) => {
+                      e.stopPropagation()
+                      editor.reject(a.id)
+                    }}
+                    data-testid="annotation-list.reject"
+                  >
+                    Reject
+                  </button>
+                </span>
+              )}
+          </li>
+        ))}
+      </ul>
+      {shown.length > 500 && (
+        <p className="muted small">Showing 500 of {shown.length}; filter to narrow.</p>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,76 @@
+// Tool buttons with their shortcuts, undo/redo and view controls.
+
+import { useEditorState } from './canvas/useEditor.ts'
+import type { Editor } from './core/Editor.ts'
+import { TOOLS } from './core/tools/index.ts'
+
+export function Toolbar({
+  editor,
+  onFit,
+  onHelp,
+}: {
+  editor: Editor
+  onFit(): void
+  onHelp(): void
+}) {
+  const state = useEditorState(editor)
+  return (
+    <div className="toolbar" role="toolbar" aria-label="Tools">
+      {TOOLS.map((tool) => (
+        <button
+          key={tool.id}
+          type="button"
+          className={state.toolId === tool.id ? 'tool active' : 'tool'}
+          disabled={state.readOnly && tool.id !== 'select'}
+          onClick={() => editor.setTool(tool.id)}
+          title={`${tool.label} (${tool.shortcut.toUpperCase()})`}
+          data-testid={`tools.${tool.id}`}
+        >
+          {tool.label}
+          <kbd>{tool.shortcut.toUpperCase()}</kbd>
+        </button>
+      ))}
+      <span className="toolbar-gap" />
+      <button
+        type="button"
+        onClick={() => editor.undo()}
+        disabled={state.readOnly}
+        data-testid="tools.undo"
+        title="Undo (Ctrl+Z)"
+      >
+        Undo
+      </button>
+      <button
+        type="button"
+        onClick={() => editor.redo()}
+        disabled={state.readOnly}
+        data-testid="tools.redo"
+        title="Redo (Ctrl+Shift+Z)"
+      >
+        Redo
+      </button>
+      <button type="button" onClick={onFit} title="Fit (F)">
+        Fit
+      </button>
+      <button type="button" onClick={onHelp} title="Shortcuts (?)" data-testid="tools.help">
+        ?
+      </button>
+    </div>
+  )
+}
+
+export const SHORTCUTS: [string, string][] = [
+  ...TOOLS.map((t): [string, string] => [t.shortcut.toUpperCase(), t.label]),
+  ['1–9, letters', 'Class by its shortcut key (selected annotations too)'],
+  ['Enter', 'Finish a polygon or polyline'],
+  ['Backspace', 'Remove the last vertex while drawing; else delete the selection'],
+  ['Delete', 'Delete the selection'],
+  ['Escape', 'Cancel drawing, then clear the selection'],
+  ['Ctrl+Z / Ctrl+Shift+Z', 'Undo / redo your own edits'],
+  ['Ctrl+C / Ctrl+V', 'Copy / paste (also between images)'],
+  ['Ctrl+D', 'Duplicate the selection'],
+  ['Space + drag, middle drag', 'Pan'],
+  ['Wheel', 'Zoom around the cursor'],
+  ['F / 0', 'Fit the image / one image pixel per screen pixel'],
+  ['?', 'This help'],
+]

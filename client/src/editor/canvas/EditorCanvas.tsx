@@ -1,0 +1,304 @@
+// The editor's canvas: renders Editor state with react-konva (image, annotations in view,
+// highlights and tool preview, collaborators' cursors) and turns pointer, wheel and key input
+// into Editor calls. It keeps no annotation state of its own.
+import type Konva from 'konva'
+import { type PointerEvent, useEffect, useRef, useState, type WheelEvent } from 'react'
+import { Image as KonvaImage, Layer, Shape, Stage } from 'react-konva'
+import type { Awareness } from 'y-protocols/awareness'
+import type { Editor } from '../core/Editor.ts'
+import { TOOL_BY_ID } from '../core/tools/index.ts'
+import { drawAnnotations, drawHighlight } from './drawAnnotations.ts'
+import { useAnnotations, useEditorState } from './useEditor.ts'
+
+export interface RemoteUser {
+  clientId: number
+  name: string
+  color: string
+  cursor?: { x: number; y: number }
+  selection?: string[]
+}
+
+interface Props {
+  editor: Editor
+  imageWidth: number
+  imageHeight: number
+  pixels: HTMLCanvasElement | null
+  colorOf(classId: number | null): string
+  awareness: Awareness | null
+  /** Filled by the annotation painter; read by the end-to-end API and the benchmark. */
+  drawnCount: { current: number }
+}
+
+function useRemoteUsers(awareness: Awareness | null): RemoteUser[] {
+  const [users, setUsers] = useState<RemoteUser[]>([])
+  useEffect(() => {
+    if (!awareness) return
+    const read = () => {
+      const out: RemoteUser[] = []
+      for (const [clientId, state] of awareness.getStates()) {
+        if (clientId === awareness.clientID || !state.user) continue
+        out.push({
+          clientId,
+          name: state.user.name,
+          color: state.user.color,
+          cursor: state.cursor,
+          selection: state.selection,
+        })
+      }
+      setUsers(out)
+    }
+    read()
+    awareness.on('change', read)
+    return () => awareness.off('change', read)
+  }, [awareness])
+  return users
+}
+
+export function EditorCanvas({
+  editor,
+  imageWidth,
+  imageHeight,
+  pixels,
+  colorOf,
+  awareness,
+  drawnCount,
+}: Props) {
+  const state = useEditorState(editor)
+  const annotations = useAnnotations(editor)
+  const remote = useRemoteUsers(awareness)
+  const container = useRef<HTMLDivElement>(null)
+  const [size, setSize] = useState({ width: 800, height: 600 })
+  const fitted = useRef(false)
+  const panning = useRef<{ x: number; y: number } | null>(null)
+  const spaceHeld = useRef(false)
+
+  useEffect(() => {
+    const element = container.current!
+    const observer = new ResizeObserver(() => {
+      const next = { width: element.clientWidth, height: element.clientHeight }
+      setSize(next)
+      if (!fitted.current && next.width > 0) {
+        fitted.current = true
+        editor.fit(next.width, next.height, imageWidth, imageHeight)
+      }
+    })
+    observer.observe(element)
+    return () => observer.disconnect()
+  }, [editor, imageWidth, imageHeight])
+
+  useEffect(() => {
+    const typing = (target: EventTarget | null) =>
+      target instanceof HTMLElement &&
+      (['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName) || target.isContentEditable)
+    const onKeyDown = (event: KeyboardEvent) => {
+      if (typing(event.target)) return
+      if (event.code === 'Space') {
+        spaceHeld.current = true
+        event.preventDefault()
+        return
+      }
+      const element = container.current!
+      if (event.key === 'f' && !event.ctrlKey && !event.metaKey) {
+        editor.fit(element.clientWidth, element.clientHeight, imageWidth, imageHeight)
+        return
+      }
+      if (event.key === '0' && !event.ctrlKey) {
+        editor.oneToOne(element.clientWidth, element.clientHeight)
+        return
+      }
+      if (
+        editor.keyDown(event.key, { ctrl: event.ctrlKey || event.metaKey, shift: event.shiftKey })
+      )
+        event.preventDefault()
+    }
+    const onKeyUp = (event: KeyboardEvent) => {
+      if (event.code === 'Space') spaceHeld.current = false
+    }
+    window.addEventListener('keydown', onKeyDown)
+    window.addEventListener('keyup', onKeyUp)
+    return () => {
+      window.removeEventListener('keydown', onKeyDown)
+      window.removeEventListener('keyup', onKeyUp)
+    }
+  }, [editor, imageWidth, imageHeight])
+
+  // Publish my cursor and selection to collaborators (at most once per frame).
+  const pendingCursor = useRef<{ x: number; y: number } | null>(null)
+  const publishCursor = (point: { x: number; y: number }) => {
+    if (!awareness) return
+    const first = pendingCursor.current === null
+    pendingCursor.current = point
+    if (first) {
+      requestAnimationFrame(() => {
+        awareness.setLocalStateField('cursor', pendingCursor.current)
+        pendingCursor.current = null
+      })
+    }
+  }
+  useEffect(() => {
+    awareness?.setLocalStateField('selection', state.selection)
+  }, [awareness, state.selection])
+
+  const local = (event: PointerEvent | WheelEvent) => {
+    const rect = container.current!.getBoundingClientRect()
+    return { x: event.clientX - rect.left, y: event.clientY - rect.top }
+  }
+  const toolEvent = (event: PointerEvent) => {
+    const screen = local(event)
+    return {
+      point: editor.screenToImage(screen.x, screen.y),
+      button: event.button,
+      shift: event.shiftKey,
+      alt: event.altKey,
+    }
+  }
+  const onPointerDown = (event: PointerEvent<HTMLDivElement>) => {
+    event.currentTarget.setPointerCapture(event.pointerId)
+    if (event.button === 1 || spaceHeld.current) {
+      panning.current = local(event)
+      event.preventDefault()
+      return
+    }
+    editor.pointerDown(toolEvent(event))
+  }
+  const onPointerMove = (event: PointerEvent<HTMLDivElement>) => {
+    const screen = local(event)
+    if (panning.current) {
+      editor.panBy(screen.x - panning.current.x, screen.y - panning.current.y)
+      panning.current = screen
+      return
+    }
+    const e = toolEvent(event)
+    publishCursor(e.point)
+    editor.pointerMove(e)
+    if (state.toolId === 'select' && !state.gesture) editor.setHover(editor.annotationAt(e.point))
+  }
+  const onPointerUp = (event: PointerEvent<HTMLDivElement>) => {
+    if (panning.current) {
+      panning.current = null
+      return
+    }
+    editor.pointerUp(toolEvent(event))
+  }
+  const onWheel = (event: WheelEvent<HTMLDivElement>) => {
+    const screen = local(event)
+    editor.zoomAt(screen.x, screen.y, Math.exp(-event.deltaY * 0.0015))
+  }
+
+  const { camera } = state
+  const view = {
+    minX: -camera.x / camera.scale,
+    minY: -camera.y / camera.scale,
+    maxX: (size.width - camera.x) / camera.scale,
+    maxY: (size.height - camera.y) / camera.scale,
+  }
+  const transform = { x: camera.x, y: camera.y, scaleX: camera.scale, scaleY: camera.scale }
+  const selected = state.selection.map((id) => editor.annotation(id)).filter((a) => a !== undefined)
+  const hovered = state.hoverId ? editor.annotation(state.hoverId) : undefined
+  const sceneAnnotations = (context: Konva.Context) => {
+    const ctx = context._context
+    const visible = editor.annotationsIn(view)
+    // While dragging, the selection is drawn moved in the overlay instead.
+    const moving = state.toolState === 'select.dragging' ? new Set(state.selection) : null
+    drawnCount.current = drawAnnotations(
+      ctx,
+      moving ? visible.filter((a) => !moving.has(a.id)) : visible,
+      {
+        colorOf,
+        scale: camera.scale,
+      },
+    )
+  }
+  const sceneOverlay = (context: Konva.Context) => {
+    const ctx = context._context
+    const offset = state.toolState === 'select.dragging' ? state.gesture?.offset : undefined
+    ctx.save()
+    if (offset) ctx.translate(offset.x, offset.y)
+    drawHighlight(ctx, selected, camera.scale, '#ffd400', !offset)
+    ctx.restore()
+    if (hovered && !state.selection.includes(hovered.id))
+      drawHighlight(ctx, [hovered], camera.scale, '#ffffff', false)
+    for (const user of remote) {
+      const theirs = (user.selection ?? [])
+        .map((id) => editor.annotation(id))
+        .filter((a) => a !== undefined)
+      drawHighlight(ctx, theirs, camera.scale, user.color, false)
+    }
+    drawToolPreview(ctx, editor, camera.scale)
+    for (const user of remote) {
+      if (!user.cursor) continue
+      const r = 5 / camera.scale
+      ctx.fillStyle = user.color
+      ctx.beginPath()
+      ctx.arc(user.cursor.x, user.cursor.y, r, 0, Math.PI * 2)
+      ctx.fill()
+      ctx.font = `${12 / camera.scale}px system-ui, sans-serif`
+      ctx.fillText(user.name, user.cursor.x + 8 / camera.scale, user.cursor.y - 8 / camera.scale)
+    }
+  }
+
+  const cursor =
+    panning.current || spaceHeld.current
+      ? 'grab'
+      : state.toolId === 'select'
+        ? 'default'
+        : 'crosshair'
+  return (
+    <div
+      ref={container}
+      className="editor-canvas"
+      style={{ cursor }}
+      onPointerDown={onPointerDown}
+      onPointerMove={onPointerMove}
+      onPointerUp={onPointerUp}
+      onWheel={onWheel}
+      onContextMenu={(e) => e.preventDefault()}
+      data-testid="editor.canvas"
+      data-tool-state={state.toolState}
+      data-annotations={annotations.length}
+    >
+      <Stage width={size.width} height={size.height} listening={false}>
+        <Layer listening={false} imageSmoothingEnabled={false} {...transform}>
+          {pixels && (
+            <KonvaImage image={pixels} width={imageWidth} height={imageHeight} listening={false} />
+          )}
+        </Layer>
+        <Layer listening={false} {...transform}>
+          <Shape sceneFunc={sceneAnnotations} listening={false} perfectDrawEnabled={false} />
+        </Layer>
+        <Layer listening={false} {...transform}>
+          <Shape sceneFunc={sceneOverlay} listening={false} perfectDrawEnabled={false} />
+        </Layer>
+      </Stage>
+    </div>
+  )
+}
+
+function drawToolPreview(ctx: CanvasRenderingContext2D, editor: Editor, scale: number) {
+  const { toolState, gesture } = editor.state
+  if (!gesture?.points || !toolState.endsWith('.drawing')) return
+  const points = [...gesture.points]
+  ctx.lineWidth = 2 / scale
+  ctx.strokeStyle = '#ffd400'
+  ctx.setLineDash([4 / scale, 3 / scale])
+  ctx.beginPath()
+  if (TOOL_BY_ID[editor.state.toolId].id === 'box') {
+    const [x0, y0, x1, y1] = points
+    ctx.rect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0))
+  } else {
+    if (gesture.cursor) points.push(gesture.cursor.x, gesture.cursor.y)
+    ctx.moveTo(points[0], points[1])
+    for (let i = 2; i < points.length; i += 2) ctx.lineTo(points[i], points[i + 1])
+  }
+  ctx.stroke()
+  ctx.setLineDash([])
+  ctx.fillStyle = '#ffd400'
+  for (let i = 0; i < gesture.points.length; i += 2) {
+    ctx.fillRect(
+      gesture.points[i] - 3 / scale,
+      gesture.points[i + 1] - 3 / scale,
+      6 / scale,
+      6 / scale,
+    )
+  }
+}
