@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--crop-size", type=int, default=128)
     pre.add_argument("--learning-rate", type=float, default=2e-3)
     pre.add_argument("--seed", type=int, default=0)
-    pre.add_argument("--synthetic-eval-images", type=int, default=12)
+    pre.add_argument("--synthetic-eval-images", type=int, default=8)
     pre.add_argument("--eval-max-clicks", type=int, default=20)
 
     exp = commands.add_parser("export", help="export ONNX files, parity fixture and card from a checkpoint")

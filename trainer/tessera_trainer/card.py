@@ -119,6 +119,8 @@ def build_card(
             f"{FEATURE_STRIDE} (i + 0.5)), in crop pixel coordinates; 0 where a channel has no click",
             "clickCoordinates": "integer pixel column x and row y of the clicked pixel",
             "allClicks": "every click of the current object so far is encoded, not only the last",
+            "exactness": "the decoder recovers each cell's distance to the nearest click from these maps "
+            "(d^2 = -2 sigma^2 ln value), so encode with exactly this sigma and formula",
             "maskThreshold": 0.0,
         },
         "proposals": {

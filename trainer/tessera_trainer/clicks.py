@@ -13,8 +13,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
+from .model import CLICK_SIGMA
+
 # Click maps are Gaussians of this standard deviation, in full-resolution pixels (see card.json).
-CLICK_SIGMA_PIXELS = 3.0
+CLICK_SIGMA_PIXELS = CLICK_SIGMA
 # Decoder input for "no previous mask" (a logit: probability ~2e-9).
 NO_PREVIOUS_MASK_LOGIT = -20.0
 

@@ -244,7 +244,7 @@ class TrainingSampler:
         real_fraction: float = 0.6,
         synthetic_pool: int = 400,
         synthetic_size: Tuple[int, int] = (160, 256),
-        scale_range: Tuple[float, float] = (0.65, 1.5),
+        scale_range: Tuple[float, float] = (0.6, 1.8),
     ):
         self.real = list(real)
         self.rng = rng

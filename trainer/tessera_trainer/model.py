@@ -16,6 +16,10 @@ from torch import nn
 
 FEATURE_STRIDE = 4
 SIZE_MULTIPLE = 16
+# Must equal clicks.CLICK_SIGMA_PIXELS (the decoder inverts the Gaussian click maps with it).
+CLICK_SIGMA = 3.0
+# Distance, in pixels, at which the decoder's click-distance ramps saturate.
+CLICK_RAMP_PIXELS = 32.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,14 @@ class ImageEncoder(nn.Module):
         return features, details, foreground, distance
 
 
+def click_distance_ramps(clicks: torch.Tensor) -> torch.Tensor:
+    """Distance to the nearest click of each channel, recovered from the Gaussian maps
+    (-2 sigma^2 ln g = d^2) and scaled to a ramp: 0 at a click, 1 from CLICK_RAMP_PIXELS on (or
+    with no click). Gives the decoder a wide view of where the clicks are from precise maps."""
+    squared = -2.0 * CLICK_SIGMA * CLICK_SIGMA * torch.log(torch.clamp(clicks, min=1e-30))
+    return torch.clamp(torch.sqrt(squared) / CLICK_RAMP_PIXELS, max=1.0)
+
+
 class ClickDecoder(nn.Module):
     """Features + click maps + previous mask logits (all at 1/4) → the clicked object's mask
     logits at full resolution (refined with the detail features) and at 1/4 (fed back next click).
@@ -153,7 +165,7 @@ class ClickDecoder(nn.Module):
         dilations: Tuple[int, ...] = (1, 2, 4),
     ):
         super().__init__()
-        self.stem = nn.Conv2d(feature_channels + 3, width, 1)
+        self.stem = nn.Conv2d(feature_channels + 5, width, 1)
         self.coarse = nn.ModuleList([nn.Conv2d(width, width, 3, 1, d, dilation=d) for d in dilations])
         self.fine = nn.Conv2d(width, width, 3, 1, 1)
         self.out = nn.Conv2d(width, 1 + detail_channels, 1)
@@ -165,7 +177,8 @@ class ClickDecoder(nn.Module):
         clicks: torch.Tensor,
         previous_mask: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        x = F.relu(self.stem(torch.cat([features, clicks, torch.sigmoid(previous_mask)], dim=1)))
+        inputs = [features, clicks, click_distance_ramps(clicks), torch.sigmoid(previous_mask)]
+        x = F.relu(self.stem(torch.cat(inputs, dim=1)))
         coarse = F.avg_pool2d(x, 2)
         for conv in self.coarse:
             coarse = F.relu(coarse + conv(coarse))

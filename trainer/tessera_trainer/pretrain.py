@@ -47,7 +47,7 @@ class PretrainOptions:
     train: TrainConfig = field(default_factory=TrainConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     seed: int = 0
-    synthetic_eval_images: int = 12
+    synthetic_eval_images: int = 8
     synthetic_eval_size: int = 256
     eval_max_clicks: int = 20
     command: str = ""

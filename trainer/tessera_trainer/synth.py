@@ -113,7 +113,7 @@ def _render_labels(
     rng: np.random.Generator, height: int, width: int
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Instance labels and each pixel's normalised radius within its object."""
-    radius = float(np.exp(rng.uniform(np.log(3.5), np.log(22))))
+    radius = float(np.exp(rng.uniform(np.log(3.5), np.log(28))))
     coverage = rng.uniform(0.08, 0.5)
     count = int(np.clip(coverage * height * width / (np.pi * radius * radius), 1, 400))
     centres = _object_centres(rng, count, height, width, radius)
