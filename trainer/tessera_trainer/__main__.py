@@ -15,7 +15,7 @@ import torch
 from .card import build_card
 from .data import load_labelled_folder
 from .evaluate import evaluate
-from .export import export_onnx, write_parity_fixture
+from .export import export_onnx, file_info, write_parity_fixture
 from .model import ModelConfig, network_costs
 from .pretrain import CARD_FILE, CHECKPOINT_FILE, PretrainOptions, choose_device, load_checkpoint, pretrain
 from .train import TrainConfig
@@ -89,7 +89,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         card_path = args.out / CARD_FILE
         previous = json.loads(card_path.read_text()) if card_path.exists() else {}
         if (args.out / CHECKPOINT_FILE).exists():
-            files["checkpoint"] = {"path": CHECKPOINT_FILE, "bytes": (args.out / CHECKPOINT_FILE).stat().st_size}
+            files["checkpoint"] = file_info(args.out / CHECKPOINT_FILE)
         card = build_card(
             previous.get("version", version or args.out.name),
             previous.get("parentVersion"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import inspect
 import json
 import warnings
 from pathlib import Path
@@ -35,6 +36,12 @@ DECODER_INPUTS = ["features", "details", "clicks", "previousMask"]
 DECODER_OUTPUTS = ["mask", "maskLowRes"]
 
 
+def _exporter_options() -> Dict[str, object]:
+    """torch >= 2.5 has a second (dynamo) exporter, the default in recent versions; the
+    TorchScript one used here is what torch 1.13 has, so both give the same graphs."""
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def frozen_copies(encoder: ImageEncoder, decoder: ClickDecoder) -> tuple[ImageEncoder, ClickDecoder]:
     """CPU copies in eval mode with BatchNorm folded: exactly the graphs that are exported."""
     frozen_encoder = fold_batch_norm(copy.deepcopy(encoder).cpu().eval())
@@ -42,7 +49,7 @@ def frozen_copies(encoder: ImageEncoder, decoder: ClickDecoder) -> tuple[ImageEn
     return frozen_encoder, frozen_decoder  # type: ignore[return-value]
 
 
-def _file_info(path: Path) -> Dict[str, object]:
+def file_info(path: Path) -> Dict[str, object]:
     data = path.read_bytes()
     return {"path": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -73,6 +80,7 @@ def export_onnx(encoder: ImageEncoder, decoder: ClickDecoder, out_dir: Path) -> 
             },
             opset_version=OPSET,
             do_constant_folding=True,
+            **_exporter_options(),
         )
         features, details, _, _ = encoder(image)
         clicks = torch.zeros(1, 2, height // FEATURE_STRIDE, width // FEATURE_STRIDE)
@@ -93,6 +101,7 @@ def export_onnx(encoder: ImageEncoder, decoder: ClickDecoder, out_dir: Path) -> 
             },
             opset_version=OPSET,
             do_constant_folding=True,
+            **_exporter_options(),
         )
     for name, inputs, outputs in (
         (ENCODER_FILE, ENCODER_INPUTS, ENCODER_OUTPUTS),
@@ -103,7 +112,7 @@ def export_onnx(encoder: ImageEncoder, decoder: ClickDecoder, out_dir: Path) -> 
             raise RuntimeError(f"{name}: unexpected graph {summary}")
         if "BatchNormalization" in summary.op_types:
             raise RuntimeError(f"{name}: BatchNorm was not folded")
-    return {"encoder": _file_info(out_dir / ENCODER_FILE), "decoder": _file_info(out_dir / DECODER_FILE)}
+    return {"encoder": file_info(out_dir / ENCODER_FILE), "decoder": file_info(out_dir / DECODER_FILE)}
 
 
 def _tensor_entry(tensor: torch.Tensor) -> Dict[str, object]:
@@ -158,4 +167,4 @@ def write_parity_fixture(encoder: ImageEncoder, decoder: ClickDecoder, out_dir: 
     }
     path = out_dir / PARITY_FILE
     path.write_text(json.dumps(fixture))
-    return _file_info(path)
+    return file_info(path)

@@ -27,7 +27,7 @@ from .data import (
     prepare_image,
 )
 from .evaluate import evaluate
-from .export import export_onnx, write_parity_fixture
+from .export import export_onnx, file_info, write_parity_fixture
 from .model import ClickDecoder, ImageEncoder, ModelConfig, build_networks, network_costs
 from .synth import random_synthetic_image
 from .train import TrainConfig, TrainRecord, train
@@ -153,7 +153,7 @@ def pretrain(options: PretrainOptions, device: torch.device, log: Callable[[str]
 
     files = export_onnx(encoder, decoder, options.out)
     files["parity"] = write_parity_fixture(encoder, decoder, options.out)
-    files["checkpoint"] = {"path": CHECKPOINT_FILE, "bytes": (options.out / CHECKPOINT_FILE).stat().st_size}
+    files["checkpoint"] = file_info(options.out / CHECKPOINT_FILE)
     costs = network_costs(encoder.cpu(), decoder.cpu())
     last = records[-1] if records else None
     training = {
