@@ -2,7 +2,7 @@
 // on the canvas and back; suggestions and review decisions accepted or rejected here.
 import { useState } from 'react'
 import type { LabelClass, Member } from '../../../shared/schemas/projects.ts'
-import { useAnnotations, useEditorState } from './canvas/useEditor.ts'
+import { useAnnotations, useEditorSelector } from './canvas/useEditor.ts'
 import type { Editor } from './core/Editor.ts'
 
 export function AnnotationList({
@@ -17,7 +17,9 @@ export function AnnotationList({
   canReview: boolean
 }) {
   const annotations = useAnnotations(editor)
-  const state = useEditorState(editor)
+  const selection = useEditorSelector(editor, (s) => s.selection)
+  const hoverId = useEditorSelector(editor, (s) => s.hoverId)
+  const readOnly = useEditorSelector(editor, (s) => s.readOnly)
   const [classFilter, setClassFilter] = useState('all')
   const [authorFilter, setAuthorFilter] = useState('all')
   const [originFilter, setOriginFilter] = useState('all')
@@ -80,8 +82,8 @@ export function AnnotationList({
             key={a.id}
             className={[
               'annotation-item',
-              state.selection.includes(a.id) ? 'selected' : '',
-              state.hoverId === a.id ? 'hovered' : '',
+              selection.includes(a.id) ? 'selected' : '',
+              hoverId === a.id ? 'hovered' : '',
             ].join(' ')}
             onMouseEnter={() => editor.setHover(a.id)}
             onMouseLeave={() => editor.setHover(null)}
@@ -105,7 +107,7 @@ export function AnnotationList({
             {a.review === 'rejected' && <span className="badge status-rejected">rejected</span>}
             {((a.origin.type === 'model' && a.review === 'pending') ||
               (canReview && a.origin.type === 'human')) &&
-              !state.readOnly && (
+              !readOnly && (
                 <span className="item-actions">
                   {a.review !== 'accepted' || a.origin.type === 'model' ? (
                     <button

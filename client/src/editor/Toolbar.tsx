@@ -1,6 +1,6 @@
 // Tool buttons with their shortcuts, undo/redo and view controls.
 
-import { useEditorState } from './canvas/useEditor.ts'
+import { useEditorSelector } from './canvas/useEditor.ts'
 import type { Editor } from './core/Editor.ts'
 import { TOOLS } from './core/tools/index.ts'
 
@@ -13,15 +13,16 @@ export function Toolbar({
   onFit(): void
   onHelp(): void
 }) {
-  const state = useEditorState(editor)
+  const toolId = useEditorSelector(editor, (s) => s.toolId)
+  const readOnly = useEditorSelector(editor, (s) => s.readOnly)
   return (
     <div className="toolbar" role="toolbar" aria-label="Tools">
       {TOOLS.map((tool) => (
         <button
           key={tool.id}
           type="button"
-          className={state.toolId === tool.id ? 'tool active' : 'tool'}
-          disabled={state.readOnly && tool.id !== 'select'}
+          className={toolId === tool.id ? 'tool active' : 'tool'}
+          disabled={readOnly && tool.id !== 'select'}
           onClick={() => editor.setTool(tool.id)}
           title={`${tool.label} (${tool.shortcut.toUpperCase()})`}
           data-testid={`tools.${tool.id}`}
@@ -34,7 +35,7 @@ export function Toolbar({
       <button
         type="button"
         onClick={() => editor.undo()}
-        disabled={state.readOnly}
+        disabled={readOnly}
         data-testid="tools.undo"
         title="Undo (Ctrl+Z)"
       >
@@ -43,7 +44,7 @@ export function Toolbar({
       <button
         type="button"
         onClick={() => editor.redo()}
-        disabled={state.readOnly}
+        disabled={readOnly}
         data-testid="tools.redo"
         title="Redo (Ctrl+Shift+Z)"
       >

@@ -18,7 +18,7 @@ import {
   samplesOf,
 } from '../editor/canvas/channelDisplay.ts'
 import { EditorCanvas } from '../editor/canvas/EditorCanvas.tsx'
-import { useEditorState } from '../editor/canvas/useEditor.ts'
+import { useEditorSelector } from '../editor/canvas/useEditor.ts'
 import { Editor } from '../editor/core/Editor.ts'
 import { SHORTCUTS, Toolbar } from '../editor/Toolbar.tsx'
 import { ImageFacts } from './ImageFacts.tsx'
@@ -123,7 +123,9 @@ function EditorView(props: {
       new Map(classes.filter((c) => c.shortcut).map((c) => [c.shortcut!, c.id])),
     )
   }, [editor, classes])
-  const state = useEditorState(editor)
+  const activeClass = useEditorSelector(editor, (s) => s.classId)
+  // The review state lives in the doc; re-read it when the annotations version changes.
+  useEditorSelector(editor, () => editor.annotationsVersion)
   const [settings, setSettings] = useState(() => defaultChannelSettings(image.stats))
   const pixels = useDisplayPixels(props.base, image, settings)
   const [help, setHelp] = useState(false)
@@ -134,17 +136,18 @@ function EditorView(props: {
     return (classId: number | null) =>
       classId === null ? '#cccccc' : (map.get(classId) ?? '#cccccc')
   }, [classes])
+  const { provider } = imageDoc
   useEffect(() => {
     window.__tesseraEditor = {
       editor,
       drawnCount: () => drawnCount.current,
       status: () => imageDoc.status,
-      dropConnection: () => imageDoc.provider.ws?.close(),
+      dropConnection: () => provider.ws?.close(),
     }
     return () => {
       if (window.__tesseraEditor?.editor === editor) window.__tesseraEditor = undefined
     }
-  }, [editor, imageDoc.status])
+  }, [editor, imageDoc.status, provider])
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key === '?' && !(event.target instanceof HTMLInputElement)) setHelp((h) => !h)
@@ -193,7 +196,7 @@ function EditorView(props: {
               <button
                 key={c.id}
                 type="button"
-                className={state.classId === c.id ? 'class-button active' : 'class-button'}
+                className={activeClass === c.id ? 'class-button active' : 'class-button'}
                 onClick={() => editor.setActiveClass(c.id)}
                 data-testid="classes.pick"
               >

@@ -7,7 +7,8 @@ import { Image as KonvaImage, Layer, Shape, Stage } from 'react-konva'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Editor } from '../core/Editor.ts'
 import { TOOL_BY_ID } from '../core/tools/index.ts'
-import { drawAnnotations, drawHighlight } from './drawAnnotations.ts'
+import { AnnotationBitmap } from './annotationBitmap.ts'
+import { drawHighlight } from './drawAnnotations.ts'
 import { useAnnotations, useEditorState } from './useEditor.ts'
 
 export interface RemoteUser {
@@ -71,6 +72,9 @@ export function EditorCanvas({
   const fitted = useRef(false)
   const panning = useRef<{ x: number; y: number } | null>(null)
   const spaceHeld = useRef(false)
+  const bitmap = useRef(new AnnotationBitmap())
+  // biome-ignore lint/correctness/useExhaustiveDependencies: new colours invalidate the bitmap
+  useEffect(() => bitmap.current.invalidate(), [colorOf])
 
   useEffect(() => {
     const element = container.current!
@@ -186,28 +190,26 @@ export function EditorCanvas({
   }
 
   const { camera } = state
-  const view = {
-    minX: -camera.x / camera.scale,
-    minY: -camera.y / camera.scale,
-    maxX: (size.width - camera.x) / camera.scale,
-    maxY: (size.height - camera.y) / camera.scale,
-  }
   const transform = { x: camera.x, y: camera.y, scaleX: camera.scale, scaleY: camera.scale }
   const selected = state.selection.map((id) => editor.annotation(id)).filter((a) => a !== undefined)
   const hovered = state.hoverId ? editor.annotation(state.hoverId) : undefined
-  const sceneAnnotations = (context: Konva.Context) => {
-    const ctx = context._context
-    const visible = editor.annotationsIn(view)
+  const sceneAnnotations = (context: Konva.Context, shape: Konva.Shape) => {
     // While dragging, the selection is drawn moved in the overlay instead.
     const moving = state.toolState === 'select.dragging' ? new Set(state.selection) : null
-    drawnCount.current = drawAnnotations(
-      ctx,
-      moving ? visible.filter((a) => !moving.has(a.id)) : visible,
-      {
-        colorOf,
-        scale: camera.scale,
+    const version = `${editor.annotationsVersion}|${moving ? state.selection.join(',') : ''}`
+    bitmap.current.draw(
+      context._context,
+      camera,
+      size,
+      version,
+      (area) => {
+        const inView = editor.annotationsIn(area)
+        return moving ? inView.filter((a) => !moving.has(a.id)) : inView
       },
+      { colorOf },
+      () => shape.getLayer()?.batchDraw(),
     )
+    drawnCount.current = bitmap.current.drawnCount
   }
   const sceneOverlay = (context: Konva.Context) => {
     const ctx = context._context
@@ -263,7 +265,7 @@ export function EditorCanvas({
             <KonvaImage image={pixels} width={imageWidth} height={imageHeight} listening={false} />
           )}
         </Layer>
-        <Layer listening={false} {...transform}>
+        <Layer listening={false}>
           <Shape sceneFunc={sceneAnnotations} listening={false} perfectDrawEnabled={false} />
         </Layer>
         <Layer listening={false} {...transform}>

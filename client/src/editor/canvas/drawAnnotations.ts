@@ -14,7 +14,9 @@ function tracePath(ctx: CanvasRenderingContext2D, a: AnnotationRecord, scale: nu
       for (const ring of a.geometry.rings) {
         ctx.moveTo(ring[0], ring[1])
         for (let i = 2; i < ring.length; i += 2) ctx.lineTo(ring[i], ring[i + 1])
-        ctx.closePath()
+        // An explicit segment back to the start rather than closePath(): Skia's closePath on a
+        // path of thousands of sub-paths costs time proportional to the whole path.
+        ctx.lineTo(ring[0], ring[1])
       }
       break
     case 'box':

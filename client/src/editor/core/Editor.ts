@@ -9,6 +9,7 @@ import {
   deleteAnnotation,
   listAnnotations,
   observeAnnotations,
+  readAnnotation,
   reviewOf,
   setReviewDecision,
   type TransactionOrigin,
@@ -96,7 +97,7 @@ export class Editor {
       readOnly: options.readOnly,
     }
     this.refresh()
-    this.stopObserving = observeAnnotations(doc, () => this.refresh())
+    this.stopObserving = observeAnnotations(doc, (change) => this.refresh(change.ids))
   }
 
   destroy() {
@@ -123,10 +124,19 @@ export class Editor {
     this.emit()
   }
 
-  private refresh() {
-    const { parsed } = listAnnotations(this.doc)
-    this.snapshot = parsed
-    this.byId = new Map(parsed.map((a) => [a.id, a]))
+  /** Re-reads the changed annotations (all of them when `ids` is absent). */
+  private refresh(ids?: Set<string>) {
+    if (!ids) {
+      this.byId = new Map(listAnnotations(this.doc).parsed.map((a) => [a.id, a]))
+    } else {
+      const entries = annotationsOf(this.doc)
+      for (const id of ids) {
+        const read = entries.has(id) ? readAnnotation(id, entries.get(id)) : null
+        if (read?.parsed) this.byId.set(id, read.parsed)
+        else this.byId.delete(id)
+      }
+    }
+    this.snapshot = [...this.byId.values()]
     this.index = null
     this.annotationsVersion++
     const selection = this.state?.selection.filter((id) => this.byId.has(id))
@@ -199,25 +209,36 @@ export class Editor {
   keyDown(key: string, modifiers: { ctrl: boolean; shift: boolean }): boolean {
     if (TOOL_BY_ID[this.state.toolId].onKeyDown?.(this, key)) return true
     const lower = key.toLowerCase()
-    if (modifiers.ctrl) {
-      if (lower === 'z' && !modifiers.shift) return this.undo(), true
-      if ((lower === 'z' && modifiers.shift) || lower === 'y') return this.redo(), true
-      if (lower === 'c') return this.copy(), true
-      if (lower === 'v') return this.paste(), true
-      if (lower === 'd') return this.duplicate(), true
-      return false
+    const command = modifiers.ctrl
+      ? this.ctrlCommand(lower, modifiers.shift)
+      : this.plainCommand(key, lower)
+    command?.()
+    return command !== null
+  }
+
+  private ctrlCommand(lower: string, shift: boolean): (() => void) | null {
+    if (lower === 'z') return shift ? () => this.redo() : () => this.undo()
+    const commands: Record<string, () => void> = {
+      y: () => this.redo(),
+      c: () => this.copy(),
+      v: () => this.paste(),
+      d: () => this.duplicate(),
     }
+    return commands[lower] ?? null
+  }
+
+  private plainCommand(key: string, lower: string): (() => void) | null {
     if (key === 'Escape') {
-      TOOL_BY_ID[this.state.toolId].onCancel?.(this)
-      if (this.state.toolState.endsWith('.idle')) this.select([])
-      return true
+      return () => {
+        TOOL_BY_ID[this.state.toolId].onCancel?.(this)
+        if (this.state.toolState.endsWith('.idle')) this.select([])
+      }
     }
-    if (key === 'Delete' || key === 'Backspace') return this.deleteSelection(), true
+    if (key === 'Delete' || key === 'Backspace') return () => this.deleteSelection()
     const classId = this.classShortcuts.get(lower)
-    if (classId !== undefined) return this.setActiveClass(classId), true
+    if (classId !== undefined) return () => this.setActiveClass(classId)
     const tool = Object.values(TOOL_BY_ID).find((t) => t.shortcut === lower)
-    if (tool) return this.setTool(tool.id), true
-    return false
+    return tool ? () => this.setTool(tool.id) : null
   }
 
   setClassShortcuts(shortcuts: Map<string, number>) {
