@@ -7,7 +7,7 @@ import { createAccessControl } from './auth/accessControl.ts'
 import { registerAuthRoutes } from './auth/routes.ts'
 import { ensureAdmin } from './auth/users.ts'
 import { type BlobStore, FileBlobStore } from './blobs/BlobStore.ts'
-import { CollabServer, DocStore } from './collab/index.ts'
+import { CollabServer, DocStore, registerCollabRoutes } from './collab/index.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/database.ts'
 import { ApiRouter } from './http/ApiRouter.ts'
@@ -70,6 +70,7 @@ export function createApp(config: Config): TesseraApp {
   registerAuthRoutes(api, context)
   registerProjectRoutes(api, context)
   registerImageRoutes(api, context)
+  registerCollabRoutes(api, context, collab)
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
 
   const app = express()

@@ -188,6 +188,29 @@ describe('collaboration', () => {
   })
 })
 
+describe('presence', () => {
+  it('tells the project page who is on which image', async () => {
+    const { project, imageId, tokens } = await collabProject(server.admin, {
+      pres1: 'annotator',
+      pres2: 'viewer',
+    })
+    const a = open(imageId, tokens.pres1)
+    const b = open(imageId, tokens.pres2)
+    await Promise.all([synced(a), synced(b)])
+    a.provider.awareness.setLocalStateField('user', { id: 1, name: 'Ada', color: '#e6194b' })
+    b.provider.awareness.setLocalStateField('user', { id: 2, name: 'Bea', color: '#3cb44b' })
+    const names = async () => {
+      const response = await server.admin.request('GET', `/api/projects/${project}/presence`)
+      return response.body.images
+        .flatMap((i: any) => (i.imageId === imageId ? i.users.map((u: any) => u.name) : []))
+        .sort()
+    }
+    await expect.poll(names).toEqual(['Ada', 'Bea'])
+    b.destroy()
+    await expect.poll(names).toEqual(['Ada'])
+  })
+})
+
 describe('durability', () => {
   it('keeps every update a client had received across kill -9 and a restart', async () => {
     const data = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-crash-'))

@@ -1,8 +1,9 @@
 // The image grid of a project, with drag-and-drop upload and progress.
-import { type DragEvent, useRef, useState } from 'react'
+import { type DragEvent, useEffect, useRef, useState } from 'react'
 import type { ImageInfo, UploadResult } from '../../../shared/schemas/images.ts'
+import type { ProjectPresence } from '../../../shared/schemas/presence.ts'
 import type { ProjectRole } from '../../../shared/schemas/projects.ts'
-import { uploadFiles } from '../api/apiClient.ts'
+import { api, uploadFiles } from '../api/apiClient.ts'
 import { Link } from '../app/Link.tsx'
 import { useResource } from '../app/useResource.ts'
 
@@ -28,6 +29,7 @@ export function ImagesPanel({
   const [dragging, setDragging] = useState(false)
   const input = useRef<HTMLInputElement>(null)
   const canUpload = role !== 'viewer'
+  const presence = usePresence(projectId)
 
   const upload = async (files: File[]) => {
     if (files.length === 0) return
@@ -133,8 +135,22 @@ export function ImagesPanel({
               <span className="muted small">
                 {image.width}×{image.height} · {image.channels} ch · {image.dtype}
               </span>
-              <span className={`badge status-${image.status}`} data-testid="image-grid.status">
-                {STATUS_LABEL[image.status]}
+              <span className="image-card-footer">
+                <span className={`badge status-${image.status}`} data-testid="image-grid.status">
+                  {STATUS_LABEL[image.status]}
+                </span>
+                <span className="presence" data-testid="image-grid.presence">
+                  {presence.get(image.id)?.map((user) => (
+                    <span
+                      key={user.name}
+                      className="avatar"
+                      style={{ background: user.color }}
+                      title={`${user.name} is here`}
+                    >
+                      {user.name.slice(0, 1).toUpperCase()}
+                    </span>
+                  ))}
+                </span>
               </span>
             </div>
           </li>
@@ -142,4 +158,26 @@ export function ImagesPanel({
       </ul>
     </section>
   )
+}
+
+/** Who is on which image, refreshed every few seconds while the page is open. */
+function usePresence(projectId: number) {
+  const [presence, setPresence] = useState(
+    new Map<number, ProjectPresence['images'][number]['users']>(),
+  )
+  useEffect(() => {
+    let current = true
+    const load = () =>
+      api<ProjectPresence>('GET', `/api/projects/${projectId}/presence`).then(
+        (result) => current && setPresence(new Map(result.images.map((i) => [i.imageId, i.users]))),
+        () => undefined,
+      )
+    load()
+    const timer = setInterval(load, 5000)
+    return () => {
+      current = false
+      clearInterval(timer)
+    }
+  }, [projectId])
+  return presence
 }

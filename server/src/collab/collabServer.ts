@@ -325,6 +325,23 @@ export class CollabServer {
     this.rooms.delete(room.name)
   }
 
+  /** Who is on which of these images now, from their awareness states. */
+  presence(imageIds: Set<number>): { imageId: number; users: { name: string; color: string }[] }[] {
+    const out: { imageId: number; users: { name: string; color: string }[] }[] = []
+    for (const room of this.rooms.values()) {
+      if (!imageIds.has(room.imageId) || room.connections.size === 0) continue
+      const users = new Map<string, { name: string; color: string }>()
+      for (const state of room.awareness.getStates().values()) {
+        const user = state.user as { id?: unknown; name?: unknown; color?: unknown } | undefined
+        if (typeof user?.name === 'string' && typeof user.color === 'string') {
+          users.set(String(user.id ?? user.name), { name: user.name, color: user.color })
+        }
+      }
+      if (users.size > 0) out.push({ imageId: room.imageId, users: [...users.values()] })
+    }
+    return out
+  }
+
   /** The live document of a room, if loaded (tests and server-side writers). */
   liveDoc(name: string): Y.Doc | undefined {
     return this.rooms.get(name)?.doc

@@ -2,3 +2,4 @@
 export { CollabServer } from './collabServer.ts'
 export { DocStore } from './docStore.ts'
 export { computeImageIndex, readImageIndex, writeImageIndex } from './imageIndex.ts'
+export { registerCollabRoutes } from './routes.ts'
