@@ -6,6 +6,7 @@ import { type PointerEvent, useEffect, useRef, useState, type WheelEvent } from 
 import { Image as KonvaImage, Layer, Shape, Stage } from 'react-konva'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Editor } from '../core/Editor.ts'
+import { insertVertex, moveVertex } from '../core/geometryOf.ts'
 import { TOOL_BY_ID } from '../core/tools/index.ts'
 import { AnnotationBitmap } from './annotationBitmap.ts'
 import { drawHighlight } from './drawAnnotations.ts'
@@ -195,8 +196,13 @@ export function EditorCanvas({
   const hovered = state.hoverId ? editor.annotation(state.hoverId) : undefined
   const sceneAnnotations = (context: Konva.Context, shape: Konva.Shape) => {
     // While dragging, the selection is drawn moved in the overlay instead.
-    const moving = state.toolState === 'select.dragging' ? new Set(state.selection) : null
-    const version = `${editor.annotationsVersion}|${moving ? state.selection.join(',') : ''}`
+    const moving =
+      state.toolState === 'select.dragging'
+        ? new Set(state.selection)
+        : state.toolState === 'select.vertex' && state.gesture?.vertex
+          ? new Set([state.gesture.vertex.id])
+          : null
+    const version = `${editor.annotationsVersion}|${moving ? [...moving].join(',') : ''}`
     bitmap.current.draw(
       context._context,
       camera,
@@ -211,12 +217,24 @@ export function EditorCanvas({
     )
     drawnCount.current = bitmap.current.drawnCount
   }
+  /** The selection as it looks during a vertex drag: the edited geometry in place. */
+  const editedSelection = () => {
+    const vertex = state.toolState === 'select.vertex' ? state.gesture?.vertex : undefined
+    const cursor = state.gesture?.cursor
+    if (!vertex || !cursor) return selected
+    return selected.map((a) => {
+      if (a.id !== vertex.id) return a
+      const ref = { list: vertex.list, index: vertex.index }
+      const geometry = vertex.inserted ? insertVertex(a, ref, cursor) : moveVertex(a, ref, cursor)
+      return { ...a, geometry } as typeof a
+    })
+  }
   const sceneOverlay = (context: Konva.Context) => {
     const ctx = context._context
     const offset = state.toolState === 'select.dragging' ? state.gesture?.offset : undefined
     ctx.save()
     if (offset) ctx.translate(offset.x, offset.y)
-    drawHighlight(ctx, selected, camera.scale, '#ffd400', !offset)
+    drawHighlight(ctx, editedSelection(), camera.scale, '#ffd400', !offset)
     ctx.restore()
     if (hovered && !state.selection.includes(hovered.id))
       drawHighlight(ctx, [hovered], camera.scale, '#ffffff', false)

@@ -136,3 +136,35 @@ describe('undo and read-only', () => {
     expect(editor.getAnnotations()).toEqual([])
   })
 })
+
+describe('vertex editing', () => {
+  it('moves a vertex, inserts one on an edge and deletes one with Alt', () => {
+    const editor = new TestEditor()
+    editor.setTool('polygon')
+    for (const [x, y] of [
+      [0, 0],
+      [40, 0],
+      [40, 40],
+      [0, 40],
+    ])
+      editor.click(x, y)
+    editor.key('Enter')
+    editor.setTool('select')
+    editor.click(20, 20)
+    const id = editor.state.selection[0]
+    editor.drag([40, 40], [50, 60])
+    editor.expectToBeIn('select.idle')
+    expect(editor.annotation(id)!.geometry).toEqual({ rings: [[0, 0, 40, 0, 50, 60, 0, 40]] })
+    editor.drag([20, 0], [20, -10])
+    expect(editor.annotation(id)!.geometry).toEqual({
+      rings: [[0, 0, 20, -10, 40, 0, 50, 60, 0, 40]],
+    })
+    editor.pointerDown({ point: { x: 20, y: -10 }, button: 0, shift: false, alt: true })
+    editor.pointerUp({ point: { x: 20, y: -10 }, button: 0, shift: false, alt: true })
+    expect(editor.annotation(id)!.geometry).toEqual({ rings: [[0, 0, 40, 0, 50, 60, 0, 40]] })
+    editor.undo()
+    expect(editor.annotation(id)!.geometry).toEqual({
+      rings: [[0, 0, 20, -10, 40, 0, 50, 60, 0, 40]],
+    })
+  })
+})

@@ -38,6 +38,8 @@ export interface Gesture {
   offset?: Point
   points?: number[]
   cursor?: Point
+  /** A vertex being dragged (or inserted) on annotation `id`. */
+  vertex?: { id: string; list: number; index: number; inserted: boolean }
 }
 
 export interface EditorState {
@@ -325,7 +327,10 @@ export class Editor {
   }
 
   setGeometry(id: string, geometry: Geometry['geometry']) {
-    if (!this.state.readOnly) updateGeometry(this.doc, id, geometry, this.origin)
+    if (this.state.readOnly) return
+    updateGeometry(this.doc, id, geometry, this.origin)
+    // Each finished gesture is its own undo step.
+    this.undoManager.stopCapturing()
   }
 
   deleteSelection() {

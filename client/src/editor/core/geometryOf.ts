@@ -111,3 +111,93 @@ export function translateGeometry(
       }
   }
 }
+
+/** Vertex lists of a polygon (its rings) or polyline (one list); none for other kinds. */
+export function vertexLists(annotation: AnnotationRecord): number[][] {
+  if (annotation.kind === 'polygon') return annotation.geometry.rings
+  if (annotation.kind === 'polyline') return [annotation.geometry.points]
+  return []
+}
+
+function withLists(annotation: AnnotationRecord, lists: number[][]): AnnotationRecord['geometry'] {
+  return annotation.kind === 'polygon' ? { rings: lists } : { points: lists[0] }
+}
+
+export interface VertexRef {
+  list: number
+  index: number
+}
+
+/** The vertex within `tolerance` of the point, if any. */
+export function vertexAt(
+  annotation: AnnotationRecord,
+  p: Point,
+  tolerance: number,
+): VertexRef | null {
+  const lists = vertexLists(annotation)
+  for (let list = 0; list < lists.length; list++) {
+    const points = lists[list]
+    for (let i = 0; i < points.length; i += 2) {
+      if (Math.hypot(points[i] - p.x, points[i + 1] - p.y) <= tolerance)
+        return { list, index: i / 2 }
+    }
+  }
+  return null
+}
+
+/** The edge within `tolerance` of the point, as the index a new vertex there would take. */
+export function edgeAt(
+  annotation: AnnotationRecord,
+  p: Point,
+  tolerance: number,
+): VertexRef | null {
+  const lists = vertexLists(annotation)
+  const closed = annotation.kind === 'polygon'
+  for (let list = 0; list < lists.length; list++) {
+    const points = lists[list]
+    const n = points.length / 2
+    for (let i = 0; i < (closed ? n : n - 1); i++) {
+      const j = (i + 1) % n
+      if (
+        distanceToSegment(p, points[2 * i], points[2 * i + 1], points[2 * j], points[2 * j + 1]) <=
+        tolerance
+      ) {
+        return { list, index: i + 1 }
+      }
+    }
+  }
+  return null
+}
+
+export function moveVertex(
+  annotation: AnnotationRecord,
+  ref: VertexRef,
+  p: Point,
+): AnnotationRecord['geometry'] {
+  const lists = vertexLists(annotation).map((points) => [...points])
+  lists[ref.list][2 * ref.index] = p.x
+  lists[ref.list][2 * ref.index + 1] = p.y
+  return withLists(annotation, lists)
+}
+
+export function insertVertex(
+  annotation: AnnotationRecord,
+  ref: VertexRef,
+  p: Point,
+): AnnotationRecord['geometry'] {
+  const lists = vertexLists(annotation).map((points) => [...points])
+  lists[ref.list].splice(2 * ref.index, 0, p.x, p.y)
+  return withLists(annotation, lists)
+}
+
+/** The geometry without the vertex, or null when that would leave too few vertices. */
+export function removeVertex(
+  annotation: AnnotationRecord,
+  ref: VertexRef,
+): AnnotationRecord['geometry'] | null {
+  const lists = vertexLists(annotation).map((points) => [...points])
+  const minimum = annotation.kind === 'polygon' ? 6 : 4
+  if (lists[ref.list].length - 2 < minimum) return null
+  lists[ref.list].splice(2 * ref.index, 2)
+  return withLists(annotation, lists)
+}
