@@ -64,6 +64,11 @@ export const SHORTCUTS: [string, string][] = [
   ...TOOLS.map((t): [string, string] => [t.shortcut.toUpperCase(), t.label]),
   ['1–9, letters', 'Class by its shortcut key (selected annotations too)'],
   ['Enter', 'Finish a polygon or polyline'],
+  ['[ / ]', 'Smaller / larger brush and eraser'],
+  [
+    'Drag a vertex; press an edge; Alt+click a vertex',
+    'Move, insert, delete vertices of the selected shape',
+  ],
   ['Backspace', 'Remove the last vertex while drawing; else delete the selection'],
   ['Delete', 'Delete the selection'],
   ['Escape', 'Cancel drawing, then clear the selection'],

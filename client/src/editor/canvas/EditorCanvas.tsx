@@ -295,7 +295,18 @@ export function EditorCanvas({
 }
 
 function drawToolPreview(ctx: CanvasRenderingContext2D, editor: Editor, scale: number) {
-  const { toolState, gesture } = editor.state
+  const { toolState, gesture, toolId, brushRadius } = editor.state
+  if (toolId === 'brush' || toolId === 'eraser') {
+    const points = gesture?.points ?? (gesture?.cursor ? [gesture.cursor.x, gesture.cursor.y] : [])
+    ctx.fillStyle = toolId === 'brush' ? 'rgba(255, 212, 0, 0.35)' : 'rgba(255, 80, 80, 0.35)'
+    ctx.beginPath()
+    for (let i = 0; i < points.length; i += 2) {
+      ctx.moveTo(points[i] + brushRadius, points[i + 1])
+      ctx.arc(points[i], points[i + 1], brushRadius, 0, Math.PI * 2)
+    }
+    ctx.fill()
+    return
+  }
   if (!gesture?.points || !toolState.endsWith('.drawing')) return
   const points = [...gesture.points]
   ctx.lineWidth = 2 / scale

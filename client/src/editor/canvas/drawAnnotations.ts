@@ -1,6 +1,7 @@
 // Canvas painters for annotations, in image coordinates under the camera transform. Static
 // annotations are batched into one path per class colour and only those in view are drawn,
 // which keeps 10,000 polygons fluid.
+import { maskRowRuns } from '../../../../shared/geometry/mask.ts'
 import type { AnnotationRecord } from '../../../../shared/schemas/annotation.ts'
 
 export interface DrawStyle {
@@ -20,8 +21,10 @@ function tracePath(ctx: CanvasRenderingContext2D, a: AnnotationRecord, scale: nu
       }
       break
     case 'box':
-    case 'mask':
       ctx.rect(a.geometry.x, a.geometry.y, a.geometry.width, a.geometry.height)
+      break
+    case 'mask':
+      for (const [x, y, length] of maskRowRuns(a.geometry)) ctx.rect(x, y, length, 1)
       break
     case 'polyline': {
       const p = a.geometry.points

@@ -168,3 +168,34 @@ describe('vertex editing', () => {
     })
   })
 })
+
+describe('brush and eraser', () => {
+  it('paints a mask, adds to it while selected, erases part of it and then all of it', () => {
+    const editor = new TestEditor()
+    editor.setTool('brush')
+    editor.setBrushRadius(3)
+    editor.drag([10, 10], [30, 10])
+    const [mask] = editor.getAnnotations()
+    expect(mask.kind).toBe('mask')
+    const area = (id: string) => {
+      const a = editor.annotation(id)
+      return a?.kind === 'mask'
+        ? a.geometry.counts.filter((_, k) => k % 2 === 1).reduce((s, n) => s + n, 0)
+        : 0
+    }
+    const first = area(mask.id)
+    editor.drag([30, 10], [30, 30])
+    expect(editor.getAnnotations()).toHaveLength(1)
+    expect(area(mask.id)).toBeGreaterThan(first)
+    editor.setTool('eraser')
+    editor.drag([10, 10], [20, 10])
+    const erased = area(mask.id)
+    expect(erased).toBeLessThan(first + 60)
+    expect(erased).toBeGreaterThan(0)
+    editor.setBrushRadius(100)
+    editor.drag([20, 20], [21, 21])
+    expect(editor.getAnnotations()).toEqual([])
+    editor.undo()
+    expect(area(mask.id)).toBe(erased)
+  })
+})

@@ -17,6 +17,12 @@ import {
   updateGeometry,
   userOrigin,
 } from '../../../../shared/doc/index.ts'
+import {
+  combineMasks,
+  decodeMaskRle,
+  encodeMaskRle,
+  rasterizeStroke,
+} from '../../../../shared/geometry/mask.ts'
 import type {
   AnnotationKind,
   AnnotationRecord,
@@ -52,6 +58,8 @@ export interface EditorState {
   camera: Camera
   classId: number | null
   readOnly: boolean
+  /** Radius of the brush and eraser, in image pixels. */
+  brushRadius: number
 }
 
 export interface ClipboardEntry {
@@ -97,6 +105,7 @@ export class Editor {
       camera: { x: 0, y: 0, scale: 1 },
       classId: options.classId,
       readOnly: options.readOnly,
+      brushRadius: 6,
     }
     this.refresh()
     this.stopObserving = observeAnnotations(doc, (change) => this.refresh(change.ids))
@@ -339,6 +348,39 @@ export class Editor {
       for (const id of this.state.selection) deleteAnnotation(this.doc, id, this.origin)
     }, this.origin)
     this.select([])
+  }
+
+  setBrushRadius(radius: number) {
+    this.update({ brushRadius: Math.min(200, Math.max(0.5, radius)) })
+  }
+
+  /** Paints (union) or erases (subtract) a brush stroke into a mask annotation. */
+  paintMask(points: number[], operation: 'union' | 'subtract', start: Point) {
+    if (this.state.readOnly) return
+    const selected =
+      this.state.selection.length === 1 ? this.byId.get(this.state.selection[0]) : undefined
+    const underStart = this.annotationAt(start)
+    const target =
+      selected?.kind === 'mask'
+        ? selected
+        : operation === 'subtract' && underStart && this.byId.get(underStart)?.kind === 'mask'
+          ? this.byId.get(underStart)
+          : undefined
+    const stroke = rasterizeStroke(points, this.state.brushRadius)
+    const before = target?.kind === 'mask' ? decodeMaskRle(target.geometry) : null
+    const result = combineMasks(before, stroke, operation)
+    if (!target) {
+      if (result) {
+        const id = this.create('mask', encodeMaskRle(result))
+        if (id) this.select([id])
+      }
+      return
+    }
+    if (result) this.setGeometry(target.id, encodeMaskRle(result))
+    else {
+      deleteAnnotation(this.doc, target.id, this.origin)
+      this.undoManager.stopCapturing()
+    }
   }
 
   accept(id: string) {

@@ -10,7 +10,7 @@ export interface ToolPointerEvent {
   alt: boolean
 }
 
-export type ToolId = 'select' | 'box' | 'polygon' | 'points' | 'polyline'
+export type ToolId = 'select' | 'box' | 'polygon' | 'points' | 'polyline' | 'brush' | 'eraser'
 
 export interface Tool {
   id: ToolId
