@@ -315,6 +315,12 @@ function ChannelControls({
             Ch {c + 1}
           </label>
           <input
+            type="color"
+            value={toHex(s.color)}
+            onChange={(e) => set(c, { color: fromHex(e.target.value) })}
+            aria-label={`Channel ${c + 1} colour`}
+          />
+          <input
             type="number"
             step={step}
             value={s.low}
@@ -336,3 +342,14 @@ function ChannelControls({
     </section>
   )
 }
+
+const toHex = (color: [number, number, number]) =>
+  `#${color
+    .map((v) =>
+      Math.round(v * 255)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`
+const fromHex = (hex: string): [number, number, number] =>
+  [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16) / 255) as [number, number, number]
