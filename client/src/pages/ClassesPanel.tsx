@@ -2,37 +2,19 @@
 import { type FormEvent, useState } from 'react'
 import type { LabelClass } from '../../../shared/schemas/projects.ts'
 import { api } from '../api/apiClient.ts'
+import { PALETTE } from '../app/palette.ts'
+import { useAction } from '../app/useAction.ts'
 import { useResource } from '../app/useResource.ts'
-
-const PALETTE = [
-  '#e6194b',
-  '#3cb44b',
-  '#4363d8',
-  '#f58231',
-  '#911eb4',
-  '#42d4f4',
-  '#f032e6',
-  '#bfef45',
-]
 
 export function ClassesPanel({ projectId, canEdit }: { projectId: number; canEdit: boolean }) {
   const base = `/api/projects/${projectId}/classes`
   const classes = useResource<{ classes: LabelClass[] }>(base)
-  const [error, setError] = useState<string | null>(null)
   const list = classes.data?.classes ?? []
   const [name, setName] = useState('')
   const [color, setColor] = useState(PALETTE[0])
   const [shortcut, setShortcut] = useState('')
 
-  const run = async (action: () => Promise<unknown>) => {
-    setError(null)
-    try {
-      await action()
-      classes.reload()
-    } catch (reason) {
-      setError((reason as Error).message)
-    }
-  }
+  const { error, run } = useAction(classes.reload)
   const add = (event: FormEvent) => {
     event.preventDefault()
     run(async () => {

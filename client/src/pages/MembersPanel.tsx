@@ -2,6 +2,7 @@
 import { type FormEvent, useState } from 'react'
 import { type Member, ProjectRole } from '../../../shared/schemas/projects.ts'
 import { api } from '../api/apiClient.ts'
+import { useAction } from '../app/useAction.ts'
 import { useResource } from '../app/useResource.ts'
 
 const ROLES = ProjectRole.options
@@ -9,18 +10,9 @@ const ROLES = ProjectRole.options
 export function MembersPanel({ projectId, canEdit }: { projectId: number; canEdit: boolean }) {
   const base = `/api/projects/${projectId}/members`
   const members = useResource<{ members: Member[] }>(base)
-  const [error, setError] = useState<string | null>(null)
   const [username, setUsername] = useState('')
   const [role, setRole] = useState<ProjectRole>('annotator')
-  const run = async (action: () => Promise<unknown>) => {
-    setError(null)
-    try {
-      await action()
-      members.reload()
-    } catch (reason) {
-      setError((reason as Error).message)
-    }
-  }
+  const { error, run } = useAction(members.reload)
   const add = (event: FormEvent) => {
     event.preventDefault()
     run(async () => {

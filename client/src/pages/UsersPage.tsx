@@ -3,22 +3,14 @@ import { type FormEvent, useState } from 'react'
 import type { User } from '../../../shared/schemas/auth.ts'
 import { api } from '../api/apiClient.ts'
 import { useDocumentTitle } from '../app/router.ts'
+import { useAction } from '../app/useAction.ts'
 import { useResource } from '../app/useResource.ts'
 
 export function UsersPage() {
   useDocumentTitle('Users')
   const users = useResource<{ users: User[] }>('/api/users')
-  const [error, setError] = useState<string | null>(null)
   const [form, setForm] = useState({ username: '', displayName: '', password: '' })
-  const run = async (action: () => Promise<unknown>) => {
-    setError(null)
-    try {
-      await action()
-      users.reload()
-    } catch (reason) {
-      setError((reason as Error).message)
-    }
-  }
+  const { error, run } = useAction(users.reload)
   const create = (event: FormEvent) => {
     event.preventDefault()
     run(async () => {

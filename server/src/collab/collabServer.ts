@@ -70,6 +70,17 @@ function message(write: (encoder: encoding.Encoder) => void): Uint8Array {
   return encoding.toUint8Array(encoder)
 }
 
+/** An awareness message with the given clients' states (all known clients by default). */
+function awarenessMessage(
+  awareness: awarenessProtocol.Awareness,
+  clients = [...awareness.getStates().keys()],
+) {
+  return message((e) => {
+    encoding.writeVarUint(e, MESSAGE_AWARENESS)
+    encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(awareness, clients))
+  })
+}
+
 export class CollabServer {
   private readonly wss: WebSocketServer
   private readonly rooms = new Map<string, Room>()
@@ -154,19 +165,7 @@ export class CollabServer {
         syncProtocol.writeSyncStep1(e, room.doc)
       }),
     )
-    const states = [...room.awareness.getStates().keys()]
-    if (states.length > 0) {
-      this.send(
-        ws,
-        message((e) => {
-          encoding.writeVarUint(e, MESSAGE_AWARENESS)
-          encoding.writeVarUint8Array(
-            e,
-            awarenessProtocol.encodeAwarenessUpdate(room.awareness, states),
-          )
-        }),
-      )
-    }
+    if (room.awareness.getStates().size > 0) this.send(ws, awarenessMessage(room.awareness))
   }
 
   private receive(room: Room, ws: WebSocket, connection: Connection, data: Uint8Array) {
@@ -200,17 +199,7 @@ export class CollabServer {
         ws,
       )
     } else if (type === MESSAGE_QUERY_AWARENESS) {
-      const states = [...room.awareness.getStates().keys()]
-      this.send(
-        ws,
-        message((e) => {
-          encoding.writeVarUint(e, MESSAGE_AWARENESS)
-          encoding.writeVarUint8Array(
-            e,
-            awarenessProtocol.encodeAwarenessUpdate(room.awareness, states),
-          )
-        }),
-      )
+      this.send(ws, awarenessMessage(room.awareness))
     }
   }
 
@@ -262,13 +251,7 @@ export class CollabServer {
           for (const id of added) owner.awarenessIds.add(id)
           for (const id of removed) owner.awarenessIds.delete(id)
         }
-        const data = message((e) => {
-          encoding.writeVarUint(e, MESSAGE_AWARENESS)
-          encoding.writeVarUint8Array(
-            e,
-            awarenessProtocol.encodeAwarenessUpdate(awareness, changed),
-          )
-        })
+        const data = awarenessMessage(awareness, changed)
         for (const socket of room.connections.keys()) this.send(socket, data)
       },
     )

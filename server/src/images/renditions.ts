@@ -2,29 +2,11 @@
 // channel (0.1–99.9 percentiles) and composited in fixed channel colours, cut into PNG tiles
 // above the tile size, and a PNG thumbnail. The stored original is never changed.
 import sharp from 'sharp'
+import { DEFAULT_CHANNEL_COLORS } from '../../../shared/imaging/channelColors.ts'
 import type { ChannelStats } from '../../../shared/schemas/images.ts'
 import type { Samples } from './channelStats.ts'
 
 export const THUMBNAIL_SIZE = 256
-
-/** RGB weights of each channel in the composite, by channel count. */
-const CHANNEL_COLOURS: Record<number, [number, number, number][]> = {
-  2: [
-    [0, 1, 0],
-    [1, 0, 1],
-  ],
-  3: [
-    [1, 0, 0],
-    [0, 1, 0],
-    [0, 0, 1],
-  ],
-  4: [
-    [1, 0, 0],
-    [0, 1, 0],
-    [0, 0, 1],
-    [0.5, 0.5, 0.5],
-  ],
-}
 
 export interface DisplayImage {
   width: number
@@ -72,7 +54,7 @@ export function displayImage(
     for (let i = 0; i < n; i++) data[i] = value(i, 0)
     return { width, height, channels: 1, data }
   }
-  const colours = CHANNEL_COLOURS[channels]
+  const colours = DEFAULT_CHANNEL_COLORS[channels]
   const data = new Uint8Array(n * 3)
   for (let i = 0; i < n; i++) {
     let r = 0

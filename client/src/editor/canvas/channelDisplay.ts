@@ -1,5 +1,6 @@
 // Window/level per channel: raw samples (8/16-bit or float) to an RGBA image for the canvas,
 // as a view setting that never changes the data. Pure.
+import { DEFAULT_CHANNEL_COLORS } from '../../../../shared/imaging/channelColors.ts'
 import type { ChannelStats, ImageDtype } from '../../../../shared/schemas/images.ts'
 
 export interface ChannelSetting {
@@ -11,31 +12,12 @@ export interface ChannelSetting {
   color: [number, number, number]
 }
 
-const DEFAULT_COLORS: Record<number, [number, number, number][]> = {
-  1: [[1, 1, 1]],
-  2: [
-    [0, 1, 0],
-    [1, 0, 1],
-  ],
-  3: [
-    [1, 0, 0],
-    [0, 1, 0],
-    [0, 0, 1],
-  ],
-  4: [
-    [1, 0, 0],
-    [0, 1, 0],
-    [0, 0, 1],
-    [1, 1, 1],
-  ],
-}
-
 export function defaultChannelSettings(stats: ChannelStats[]): ChannelSetting[] {
   return stats.map((s, c) => ({
     visible: true,
     low: s.percentiles['0.1'],
     high: s.percentiles['99.9'] > s.percentiles['0.1'] ? s.percentiles['99.9'] : s.max,
-    color: DEFAULT_COLORS[stats.length][c],
+    color: DEFAULT_CHANNEL_COLORS[stats.length][c],
   }))
 }
 
