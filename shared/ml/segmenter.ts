@@ -1,0 +1,197 @@
+// Runs a model version (image encoder once, click decoder per click) with any ONNX Runtime that
+// has the common JavaScript API: onnxruntime-web in the browser worker, onnxruntime-node in the
+// evaluation CLI. The same code on both sides, so evaluation measures what users get.
+import type { ModelCard } from '../schemas/modelCard.ts'
+import { encodeClicks } from './clickEncoding.ts'
+import type { Click } from './clickSimulation.ts'
+import { type HeadLogits, type Proposal, proposeInstances } from './proposals.ts'
+
+/** The part of onnxruntime's API this module uses (web and node share it). */
+export interface OrtTensor {
+  readonly data: unknown
+  readonly dims: readonly number[]
+}
+export interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>
+  release?(): Promise<void>
+}
+export interface OrtRuntime {
+  InferenceSession: { create(model: Uint8Array, options?: object): Promise<OrtSession> }
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor
+}
+
+/** A planar float32 array with its shape (N = 1). */
+export interface Planes {
+  data: Float32Array
+  channels: number
+  height: number
+  width: number
+}
+
+export interface EncodedImage {
+  /** Size of the image; the encoder ran on it padded to the card's size multiple. */
+  width: number
+  height: number
+  paddedWidth: number
+  paddedHeight: number
+  features: Planes
+  details: Planes
+  foreground: Planes
+  distance: Planes
+}
+
+export interface CropResult {
+  /** Crop in image pixels (origin aligned to the feature stride). */
+  crop: { x: number; y: number; width: number; height: number }
+  /** Mask logits of the crop, row-major; object where > maskThreshold. */
+  logits: Float32Array
+  /** Low-resolution logits to feed back with the next click of the same object. */
+  lowRes: Float32Array
+}
+
+function planesOf(tensor: OrtTensor): Planes {
+  const [, channels, height, width] = tensor.dims
+  return { data: tensor.data as Float32Array, channels, height, width }
+}
+
+/** Copies a window [y0, y0+h) × [x0, x0+w) of every channel (zeros outside the source). */
+export function cropPlanes(
+  source: Planes,
+  x0: number,
+  y0: number,
+  width: number,
+  height: number,
+): Planes {
+  const data = new Float32Array(source.channels * width * height)
+  for (let c = 0; c < source.channels; c++) {
+    for (let row = 0; row < height; row++) {
+      const sy = y0 + row
+      if (sy < 0 || sy >= source.height) continue
+      for (let col = 0; col < width; col++) {
+        const sx = x0 + col
+        if (sx < 0 || sx >= source.width) continue
+        data[(c * height + row) * width + col] =
+          source.data[(c * source.height + sy) * source.width + sx]
+      }
+    }
+  }
+  return { data, channels: source.channels, height, width }
+}
+
+export class Segmenter {
+  private constructor(
+    readonly card: ModelCard,
+    private readonly runtime: OrtRuntime,
+    private readonly encoder: OrtSession,
+    private readonly decoder: OrtSession,
+  ) {}
+
+  static async load(
+    runtime: OrtRuntime,
+    card: ModelCard,
+    encoderModel: Uint8Array,
+    decoderModel: Uint8Array,
+    options: object = {},
+  ): Promise<Segmenter> {
+    const [encoder, decoder] = await Promise.all([
+      runtime.InferenceSession.create(encoderModel, options),
+      runtime.InferenceSession.create(decoderModel, options),
+    ])
+    return new Segmenter(card, runtime, encoder, decoder)
+  }
+
+  private tensor(planes: Planes): OrtTensor {
+    return new this.runtime.Tensor('float32', planes.data, [
+      1,
+      planes.channels,
+      planes.height,
+      planes.width,
+    ])
+  }
+
+  /** Runs the encoder on a normalised planar image (model channels × height × width). */
+  async encode(image: Planes): Promise<EncodedImage> {
+    const m = this.card.input.sizeMultiple
+    const paddedHeight = Math.ceil(image.height / m) * m
+    const paddedWidth = Math.ceil(image.width / m) * m
+    const padded = cropPlanes(image, 0, 0, paddedWidth, paddedHeight)
+    const out = await this.encoder.run({ image: this.tensor(padded) })
+    return {
+      width: image.width,
+      height: image.height,
+      paddedWidth,
+      paddedHeight,
+      features: planesOf(out.features),
+      details: planesOf(out.details),
+      foreground: planesOf(out.foreground),
+      distance: planesOf(out.distance),
+    }
+  }
+
+  /** The crop (card.input.clickCropSize, stride-aligned, inside the padded image) around a point. */
+  cropAround(encoded: EncodedImage, x: number, y: number) {
+    const stride = this.card.input.featureStride
+    const size = Math.min(this.card.input.clickCropSize, encoded.paddedWidth, encoded.paddedHeight)
+    const align = (v: number, limit: number) =>
+      Math.max(0, Math.min(limit - size, Math.floor((v - size / 2) / stride) * stride))
+    return {
+      x: align(x, encoded.paddedWidth),
+      y: align(y, encoded.paddedHeight),
+      width: size,
+      height: size,
+    }
+  }
+
+  /**
+   * Runs the click decoder on a crop: every click so far of one object (image coordinates), and
+   * the previous low-resolution logits of the same crop (none for the first click).
+   */
+  async decode(
+    encoded: EncodedImage,
+    crop: { x: number; y: number; width: number; height: number },
+    clicks: readonly Click[],
+    previous: Float32Array | null,
+  ): Promise<CropResult> {
+    const stride = this.card.input.featureStride
+    const fh = crop.height / stride
+    const fw = crop.width / stride
+    const local = clicks.map((c) => ({ x: c.x - crop.x, y: c.y - crop.y, positive: c.positive }))
+    const clickMaps = encodeClicks(local, fh, fw, stride, this.card.clickEncoding.sigmaPixels)
+    const previousMask = previous ?? new Float32Array(fh * fw).fill(NO_PREVIOUS_MASK_LOGIT)
+    const out = await this.decoder.run({
+      features: this.tensor(cropPlanes(encoded.features, crop.x / stride, crop.y / stride, fw, fh)),
+      details: this.tensor(cropPlanes(encoded.details, crop.x, crop.y, crop.width, crop.height)),
+      clicks: this.tensor({ data: clickMaps, channels: 2, height: fh, width: fw }),
+      previousMask: this.tensor({ data: previousMask, channels: 1, height: fh, width: fw }),
+    })
+    return {
+      crop,
+      logits: out.mask.data as Float32Array,
+      lowRes: out.maskLowRes.data as Float32Array,
+    }
+  }
+
+  /** Instance proposals of the automatic head over the (unpadded) image. */
+  propose(encoded: EncodedImage): { labels: Uint32Array; proposals: Proposal[] } {
+    const head: HeadLogits = {
+      width: encoded.width,
+      height: encoded.height,
+      foreground: cropPlanes(encoded.foreground, 0, 0, encoded.width, encoded.height).data,
+      distance: cropPlanes(encoded.distance, 0, 0, encoded.width, encoded.height).data,
+    }
+    const p = this.card.proposals
+    return proposeInstances(head, {
+      foregroundThreshold: p.foregroundThreshold,
+      seedThreshold: p.seedThreshold,
+      minSeedArea: p.minSeedArea,
+      minArea: p.minArea,
+    })
+  }
+
+  async release() {
+    await Promise.all([this.encoder.release?.(), this.decoder.release?.()])
+  }
+}
+
+/** Decoder input for "no previous mask", as the trainer uses it (card.decoder.inputs). */
+export const NO_PREVIOUS_MASK_LOGIT = -20
