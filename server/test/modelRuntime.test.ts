@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateNuclei } from '../src/demo/syntheticNuclei.ts'
-import { loadSegmenter } from '../src/models/loadModel.ts'
+import { loadSegmenter, SHIPPED_MODEL_DIR } from '../src/models/loadModel.ts'
 import { trainTinyModel } from './trainedModel.ts'
 
 const run = promisify(execFile)
@@ -33,33 +33,38 @@ const decode = (entry: TensorEntry) => {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
 }
 
+async function checkParity(dir: string) {
+  const parity = JSON.parse(fs.readFileSync(path.join(dir, 'parity.json'), 'utf8'))
+  const { absolute, relative } = parity.tolerance
+  const segmenter = await loadSegmenter(dir, 1)
+  const image = parity.encoder.inputs.image as TensorEntry
+  const [, channels, height, width] = image.shape
+  const encoded = await segmenter.encode({ data: decode(image), channels, height, width })
+  const compare = (actual: Float32Array, expected: Float32Array, what: string) => {
+    expect(actual.length, what).toBe(expected.length)
+    let worst = 0
+    for (let i = 0; i < expected.length; i++) {
+      worst = Math.max(worst, Math.abs(actual[i] - expected[i]) - relative * Math.abs(expected[i]))
+    }
+    expect(worst, `${what}: worst excess over tolerance`).toBeLessThanOrEqual(absolute)
+  }
+  for (const name of ['features', 'details', 'foreground', 'distance'] as const) {
+    compare(encoded[name].data, decode(parity.encoder.outputs[name]), name)
+  }
+  const clicks = parity.decoder.clickList
+  const result = await segmenter.decode(encoded, { x: 0, y: 0, width, height }, clicks, null)
+  compare(result.logits, decode(parity.decoder.outputs.mask), 'mask')
+  compare(result.lowRes, decode(parity.decoder.outputs.maskLowRes), 'maskLowRes')
+  await segmenter.release()
+}
+
 describe('model runtime parity', () => {
-  it('gives the PyTorch outputs for the fixed inputs, encoder and decoder', async () => {
-    const parity = JSON.parse(fs.readFileSync(path.join(model.dir, 'parity.json'), 'utf8'))
-    const { absolute, relative } = parity.tolerance
-    const segmenter = await loadSegmenter(model.dir, 1)
-    const image = parity.encoder.inputs.image as TensorEntry
-    const [, channels, height, width] = image.shape
-    const encoded = await segmenter.encode({ data: decode(image), channels, height, width })
-    const compare = (actual: Float32Array, expected: Float32Array, what: string) => {
-      expect(actual.length, what).toBe(expected.length)
-      let worst = 0
-      for (let i = 0; i < expected.length; i++) {
-        worst = Math.max(
-          worst,
-          Math.abs(actual[i] - expected[i]) - relative * Math.abs(expected[i]),
-        )
-      }
-      expect(worst, `${what}: worst excess over tolerance`).toBeLessThanOrEqual(absolute)
-    }
-    for (const name of ['features', 'details', 'foreground', 'distance'] as const) {
-      compare(encoded[name].data, decode(parity.encoder.outputs[name]), name)
-    }
-    const clicks = parity.decoder.clickList
-    const result = await segmenter.decode(encoded, { x: 0, y: 0, width, height }, clicks, null)
-    compare(result.logits, decode(parity.decoder.outputs.mask), 'mask')
-    compare(result.lowRes, decode(parity.decoder.outputs.maskLowRes), 'maskLowRes')
-    await segmenter.release()
+  it('gives the PyTorch outputs for the fixed inputs, encoder and decoder (freshly trained model)', async () => {
+    await checkParity(model.dir)
+  })
+
+  it('gives the PyTorch outputs for the shipped model v0', async () => {
+    await checkParity(SHIPPED_MODEL_DIR)
   })
 })
 
