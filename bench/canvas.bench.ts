@@ -19,7 +19,7 @@ export async function run(): Promise<Record<string, number>> {
   const server = await startTestServer()
   const browser = await openBrowser(server.url)
   try {
-    const { project, imageId, tokens } = await collabProject(server.admin, { painter: 'annotator' })
+    const { project, tokens } = await collabProject(server.admin, { painter: 'annotator' })
     // Replace the tiny image by a 2048² 16-bit one.
     const { pixels } = generateNuclei({
       seed: 3,
@@ -41,7 +41,6 @@ export async function run(): Promise<Record<string, number>> {
     )
     const bigId = (await server.admin.request('POST', `/api/projects/${project}/images`, form)).body
       .images[0].id
-    void imageId
     const client = connect(server.url, bigId, tokens.painter)
     await synced(client)
     const random = createRandom(10)
