@@ -1,7 +1,17 @@
 // The image's size, type and per-channel statistics.
 import type { ImageInfo } from '../../../shared/schemas/images.ts'
 
-const PERCENTILES = ['0.1', '1', '50', '99', '99.9'] as const
+type ChannelStats = ImageInfo['stats'][number]
+
+const STATISTICS: { label: string; value: (s: ChannelStats) => number; testId?: string }[] = [
+  { label: 'min', value: (s) => s.min, testId: 'image.stats.min' },
+  { label: 'max', value: (s) => s.max, testId: 'image.stats.max' },
+  { label: 'mean', value: (s) => s.mean },
+  ...(['0.1', '1', '50', '99', '99.9'] as const).map((p) => ({
+    label: `p${p}`,
+    value: (s: ChannelStats) => s.percentiles[p],
+  })),
+]
 
 const format = (value: number, dtype: ImageInfo['dtype']) =>
   dtype === 'float32'
@@ -31,28 +41,28 @@ export function ImageFacts({ image }: { image: ImageInfo }) {
           {image.pageCount > 1 ? `, page ${image.page + 1} of ${image.pageCount}` : ''}
         </dd>
       </dl>
+      {/* Statistics are rows and channels columns, so the table fits the narrow side panel. */}
       <table className="table stats" data-testid="image.stats">
         <thead>
           <tr>
-            <th>Ch</th>
-            <th>min</th>
-            <th>max</th>
-            <th>mean</th>
-            {PERCENTILES.map((p) => (
-              <th key={p}>p{p}</th>
+            <th>Statistic</th>
+            {image.stats.map((_, c) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: channels are identified by their index
+              <th key={c} data-testid="image.stats.channel">
+                {image.channels > 1 ? `Ch ${c + 1}` : 'Value'}
+              </th>
             ))}
           </tr>
         </thead>
         <tbody>
-          {image.stats.map((s, c) => (
-            // biome-ignore lint/suspicious/noArrayIndexKey: channels are identified by their index
-            <tr key={c} data-testid="image.stats.channel">
-              <td>{c + 1}</td>
-              <td>{format(s.min, image.dtype)}</td>
-              <td data-testid="image.stats.max">{format(s.max, image.dtype)}</td>
-              <td>{format(s.mean, image.dtype)}</td>
-              {PERCENTILES.map((p) => (
-                <td key={p}>{format(s.percentiles[p], image.dtype)}</td>
+          {STATISTICS.map(({ label, value, testId }) => (
+            <tr key={label}>
+              <th scope="row">{label}</th>
+              {image.stats.map((channel, c) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: channels are identified by their index
+                <td key={c} data-testid={testId}>
+                  {format(value(channel), image.dtype)}
+                </td>
               ))}
             </tr>
           ))}
