@@ -1,7 +1,7 @@
 // Raster masks: a binary image inside its bounding box, stored compactly as run lengths over
 // the box in row-major order, alternating background and foreground, starting with background
-// (the MaskGeometry of shared/schemas/annotation.ts). Pixel (row r, column c) of the image
-// covers [c, c+1) × [r, r+1) (ARCHITECTURE decision 3). Pure.
+// (the MaskGeometry of shared/schemas/annotation.ts; rle.ts converts it to COCO RLE). Pixel
+// (row r, column c) of the image covers [c, c+1) × [r, r+1) (ARCHITECTURE decision 3). Pure.
 
 export interface BinaryMask {
   /** Image position of the mask's top-left pixel. */
