@@ -20,6 +20,7 @@ export default defineConfig({
     proxy: {
       '/api': { target: serverUrl, changeOrigin: false },
       '/collab': { target: serverUrl, ws: true },
+      '/ort': { target: serverUrl },
     },
   },
   preview: { host: '127.0.0.1', headers: isolationHeaders },

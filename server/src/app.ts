@@ -1,6 +1,7 @@
 // Builds the Tessera server from a Config: database, blob store, access control and every
 // module's routes. No module-level singletons: everything a module needs comes from AppContext.
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import express from 'express'
 import { createAccessControl } from './auth/accessControl.ts'
@@ -15,6 +16,8 @@ import { errorMiddleware } from './http/errorMiddleware.ts'
 import { HttpError } from './http/HttpError.ts'
 import { registerImageRoutes } from './images/routes.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { DEFAULT_MODELS_DIR, ModelRegistry } from './models/modelRegistry.ts'
+import { registerModelRoutes } from './models/routes.ts'
 import { registerProjectRoutes } from './projects/routes.ts'
 
 export interface AppContext {
@@ -40,6 +43,10 @@ export const CROSS_ORIGIN_ISOLATION = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 }
+
+/** onnxruntime-web's dist folder (its main export for Node lives there too). */
+const ORT_WASM_DIR = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web'))
+const ORT_WASM_FILE = /^\/ort-wasm-simd-threaded(\.jsep)?\.(mjs|wasm)$/
 
 export function createApp(config: Config): TesseraApp {
   const log = createLogger(config.logLevel)
@@ -71,6 +78,7 @@ export function createApp(config: Config): TesseraApp {
   registerProjectRoutes(api, context)
   registerImageRoutes(api, context)
   registerCollabRoutes(api, context, collab)
+  registerModelRoutes(api, new ModelRegistry(config.modelsDir ?? DEFAULT_MODELS_DIR))
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
 
   const app = express()
@@ -92,6 +100,13 @@ export function createApp(config: Config): TesseraApp {
   app.use(api.router)
   app.use('/api', (req) => {
     throw new HttpError(404, `No route ${req.method} ${req.originalUrl}`)
+  })
+
+  // onnxruntime-web's wasm runtime for the segmentation worker (it fetches it by URL).
+  const ortFiles = express.static(ORT_WASM_DIR, { index: false, maxAge: '1d' })
+  app.use('/ort', (req, res, next) => {
+    if (!ORT_WASM_FILE.test(req.path)) throw new HttpError(404, `No runtime file ${req.path}`)
+    ortFiles(req, res, next)
   })
 
   const clientDir = config.clientDir ?? path.resolve('dist/client')

@@ -48,6 +48,8 @@ export const ConfigSchema = z.object({
   demo: booleanFromEnv.default(true),
   logLevel: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
   clientDir: z.string().optional(),
+  /** Folder of model versions (one sub-folder with card.json per version). */
+  modelsDir: z.string().optional(),
 })
 
 export type Config = z.infer<typeof ConfigSchema>
@@ -69,6 +71,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   demo: 'TESSERA_DEMO',
   logLevel: 'TESSERA_LOG_LEVEL',
   clientDir: 'TESSERA_CLIENT_DIR',
+  modelsDir: 'TESSERA_MODELS_DIR',
 }
 
 export function parseConfig(input: ConfigInput): Config {

@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateNuclei } from '../src/demo/syntheticNuclei.ts'
+import { checkParity } from '../../shared/ml/parity.ts'
 import { loadSegmenter, SHIPPED_MODEL_DIR } from '../src/models/loadModel.ts'
 import { trainTinyModel } from './trainedModel.ts'
 
@@ -24,47 +25,25 @@ afterAll(() => {
   for (const folder of folders) fs.rmSync(folder, { recursive: true, force: true })
 })
 
-interface TensorEntry {
-  shape: number[]
-  data: string
-}
-const decode = (entry: TensorEntry) => {
-  const bytes = Buffer.from(entry.data, 'base64')
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
-}
-
-async function checkParity(dir: string) {
-  const parity = JSON.parse(fs.readFileSync(path.join(dir, 'parity.json'), 'utf8'))
-  const { absolute, relative } = parity.tolerance
+async function expectParity(dir: string) {
+  const fixture = JSON.parse(fs.readFileSync(path.join(dir, 'parity.json'), 'utf8'))
   const segmenter = await loadSegmenter(dir, 1)
-  const image = parity.encoder.inputs.image as TensorEntry
-  const [, channels, height, width] = image.shape
-  const encoded = await segmenter.encode({ data: decode(image), channels, height, width })
-  const compare = (actual: Float32Array, expected: Float32Array, what: string) => {
-    expect(actual.length, what).toBe(expected.length)
-    let worst = 0
-    for (let i = 0; i < expected.length; i++) {
-      worst = Math.max(worst, Math.abs(actual[i] - expected[i]) - relative * Math.abs(expected[i]))
-    }
-    expect(worst, `${what}: worst excess over tolerance`).toBeLessThanOrEqual(absolute)
-  }
-  for (const name of ['features', 'details', 'foreground', 'distance'] as const) {
-    compare(encoded[name].data, decode(parity.encoder.outputs[name]), name)
-  }
-  const clicks = parity.decoder.clickList
-  const result = await segmenter.decode(encoded, { x: 0, y: 0, width, height }, clicks, null)
-  compare(result.logits, decode(parity.decoder.outputs.mask), 'mask')
-  compare(result.lowRes, decode(parity.decoder.outputs.maskLowRes), 'maskLowRes')
+  const report = await checkParity(segmenter, fixture)
   await segmenter.release()
+  for (const [name, [actual, expected]] of Object.entries(report.lengths))
+    expect(actual, name).toBe(expected)
+  for (const [name, worst] of Object.entries(report.worstExcess))
+    expect(worst, `${name}: worst excess over tolerance`).toBeLessThanOrEqual(report.absolute)
+  expect(Object.keys(report.worstExcess)).toHaveLength(6)
 }
 
 describe('model runtime parity', () => {
   it('gives the PyTorch outputs for the fixed inputs, encoder and decoder (freshly trained model)', async () => {
-    await checkParity(model.dir)
+    await expectParity(model.dir)
   })
 
   it('gives the PyTorch outputs for the shipped model v0', async () => {
-    await checkParity(SHIPPED_MODEL_DIR)
+    await expectParity(SHIPPED_MODEL_DIR)
   })
 })
 

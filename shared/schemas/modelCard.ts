@@ -39,3 +39,11 @@ export const ModelCard = z
   })
   .passthrough()
 export type ModelCard = z.infer<typeof ModelCard>
+
+/** What a browser needs to load a project's current model: its card and where its files are. */
+export const CurrentModel = z.object({
+  version: z.string(),
+  card: ModelCard,
+  files: z.object({ encoder: z.string(), decoder: z.string(), parity: z.string().nullable() }),
+})
+export type CurrentModel = z.infer<typeof CurrentModel>

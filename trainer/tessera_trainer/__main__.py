@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--synthetic-eval-images", type=int, default=8)
     pre.add_argument("--eval-max-clicks", type=int, default=20)
+    pre.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tune)")
+    pre.add_argument("--real-fraction", type=float, default=0.6, help="share of each batch drawn from --real folders")
 
     exp = commands.add_parser("export", help="export ONNX files, parity fixture and card from a checkpoint")
     exp.add_argument("--checkpoint", type=Path, required=True)
@@ -78,6 +80,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             seed=args.seed,
             synthetic_eval_images=args.synthetic_eval_images,
             eval_max_clicks=args.eval_max_clicks,
+            init=args.init,
+            real_fraction=args.real_fraction,
             command=command,
         )
         pretrain(options, device, log=lambda line: print(line, flush=True))

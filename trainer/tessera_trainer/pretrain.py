@@ -50,6 +50,8 @@ class PretrainOptions:
     synthetic_eval_images: int = 8
     synthetic_eval_size: int = 256
     eval_max_clicks: int = 20
+    init: Optional[Path] = None
+    real_fraction: float = 0.6
     command: str = ""
 
 
@@ -128,8 +130,15 @@ def pretrain(options: PretrainOptions, device: torch.device, log: Callable[[str]
     for name, part in real.items():
         log(json.dumps({"event": "real_folder", "name": name, "train": len(part["train"]), "heldOut": len(part["held_out"])}))
     real_train = [item for part in real.values() for item in part["train"]]  # type: ignore[union-attr]
-    sampler = TrainingSampler(real_train, rng, channels, options.train.crop_size)
+    sampler = TrainingSampler(real_train, rng, channels, options.train.crop_size, real_fraction=options.real_fraction)
     encoder, decoder = build_networks(options.model)
+    if options.init is not None:
+        state = torch.load(options.init, map_location="cpu")
+        if ModelConfig.from_dict(state["model"]) != options.model:
+            raise SystemExit(f"pretrain: {options.init} has another architecture than this trainer builds")
+        encoder.load_state_dict(state["encoder"])
+        decoder.load_state_dict(state["decoder"])
+        log(json.dumps({"event": "init", "checkpoint": str(options.init), "version": state.get("version")}))
     encoder.to(device); decoder.to(device)
 
     def log_record(record: TrainRecord) -> None:
@@ -161,6 +170,7 @@ def pretrain(options: PretrainOptions, device: torch.device, log: Callable[[str]
         "device": str(device),
         "torchThreads": torch.get_num_threads(),
         "seed": options.seed,
+        "initialisedFrom": str(options.init) if options.init is not None else None,
         "steps": last.step if last else 0,
         "seconds": round(train_seconds, 1),
         "config": asdict(options.train),
