@@ -1,5 +1,7 @@
 // Tool buttons with their shortcuts, undo/redo and view controls.
 
+import { useState } from 'react'
+import type { AssistStatus } from '../ml/useSegmentation.ts'
 import { useEditorSelector } from './canvas/useEditor.ts'
 import type { Editor } from './core/Editor.ts'
 import { TOOLS } from './core/tools/index.ts'
@@ -8,13 +10,36 @@ export function Toolbar({
   editor,
   onFit,
   onHelp,
+  assistStatus,
 }: {
   editor: Editor
   onFit(): void
   onHelp(): void
+  assistStatus: AssistStatus
 }) {
   const toolId = useEditorSelector(editor, (s) => s.toolId)
   const readOnly = useEditorSelector(editor, (s) => s.readOnly)
+  const assistVersion = useEditorSelector(editor, (s) => s.assistVersion)
+  const assistError = useEditorSelector(editor, (s) => s.assisted?.error)
+  const [auto, setAuto] = useState<{ busy: boolean; message: string | null }>({
+    busy: false,
+    message: null,
+  })
+  const runAuto = async () => {
+    setAuto({ busy: true, message: 'Auto: finding objects in view…' })
+    try {
+      const added = await editor.suggest()
+      setAuto({
+        busy: false,
+        message: `Auto: ${added} suggestion${added === 1 ? '' : 's'} added`,
+      })
+    } catch (error) {
+      setAuto({
+        busy: false,
+        message: `Auto failed: ${error instanceof Error ? error.message : String(error)}`,
+      })
+    }
+  }
   return (
     <div className="toolbar" role="toolbar" aria-label="Tools">
       {TOOLS.map((tool) => (
@@ -22,7 +47,9 @@ export function Toolbar({
           key={tool.id}
           type="button"
           className={toolId === tool.id ? 'tool active' : 'tool'}
-          disabled={readOnly && tool.id !== 'select'}
+          disabled={
+            (readOnly && tool.id !== 'select') || (tool.id === 'click' && assistVersion === null)
+          }
           onClick={() => editor.setTool(tool.id)}
           title={`${tool.label} (${tool.shortcut.toUpperCase()})`}
           data-testid={`tools.${tool.id}`}
@@ -31,6 +58,23 @@ export function Toolbar({
           <kbd>{tool.shortcut.toUpperCase()}</kbd>
         </button>
       ))}
+      <button
+        type="button"
+        onClick={runAuto}
+        disabled={readOnly || assistVersion === null || auto.busy}
+        title="Add the model's objects in view as suggestions"
+        data-testid="tools.auto"
+      >
+        Auto
+      </button>
+      <span
+        className={`model-status model-${assistStatus.state}`}
+        data-testid="model.status"
+        data-state={assistStatus.state}
+        title={assistError ?? auto.message ?? assistStatus.text}
+      >
+        {assistError ? `Model error: ${assistError}` : (auto.message ?? assistStatus.text)}
+      </span>
       <span className="toolbar-gap" />
       <button
         type="button"
@@ -63,7 +107,9 @@ export function Toolbar({
 export const SHORTCUTS: [string, string][] = [
   ...TOOLS.map((t): [string, string] => [t.shortcut.toUpperCase(), t.label]),
   ['1–9, letters', 'Class by its shortcut key (selected annotations too)'],
-  ['Enter', 'Finish a polygon or polyline'],
+  ['Enter', "Finish a polygon or polyline; accept the click tool's mask as a polygon"],
+  ['Shift+Enter', "Accept the click tool's mask as a raster mask"],
+  ['Click / right click (Alt+click)', 'Click tool: add a positive / negative point'],
   ['[ / ]', 'Smaller / larger brush and eraser'],
   [
     'Drag a vertex; press an edge; Alt+click a vertex',

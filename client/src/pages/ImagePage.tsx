@@ -21,6 +21,8 @@ import { EditorCanvas } from '../editor/canvas/EditorCanvas.tsx'
 import { useEditorSelector } from '../editor/canvas/useEditor.ts'
 import { Editor } from '../editor/core/Editor.ts'
 import { SHORTCUTS, Toolbar } from '../editor/Toolbar.tsx'
+import type { SegmentationClient } from '../ml/SegmentationClient.ts'
+import { segmentationClient, useSegmentation } from '../ml/useSegmentation.ts'
 import { ImageFacts } from './ImageFacts.tsx'
 
 declare global {
@@ -32,6 +34,8 @@ declare global {
       status(): string
       /** Closes the websocket as a network failure would (the provider then retries). */
       dropConnection(): void
+      /** The tab's segmentation worker (parity check, click benchmark). */
+      segmentation(): SegmentationClient
     }
   }
 }
@@ -98,7 +102,7 @@ function useDisplayPixels(base: string, image: ImageInfo, settings: ChannelSetti
     setReady(null)
     requestAnimationFrame(() => setReady(canvas))
   }, [samples, settings, canvas, image])
-  return ready
+  return { pixels: ready, samples }
 }
 
 function EditorView(props: {
@@ -127,7 +131,8 @@ function EditorView(props: {
   // The review state lives in the doc; re-read it when the annotations version changes.
   useEditorSelector(editor, () => editor.annotationsVersion)
   const [settings, setSettings] = useState(() => defaultChannelSettings(image.stats))
-  const pixels = useDisplayPixels(props.base, image, settings)
+  const { pixels, samples } = useDisplayPixels(props.base, image, settings)
+  const assistStatus = useSegmentation(props.projectId, image, samples, editor)
   const [help, setHelp] = useState(false)
   const drawnCount = useRef(0)
   const canvasArea = useRef<HTMLDivElement>(null)
@@ -143,6 +148,7 @@ function EditorView(props: {
       drawnCount: () => drawnCount.current,
       status: () => imageDoc.status,
       dropConnection: () => provider.ws?.close(),
+      segmentation: segmentationClient,
     }
     return () => {
       if (window.__tesseraEditor?.editor === editor) window.__tesseraEditor = undefined
@@ -169,7 +175,12 @@ function EditorView(props: {
     <div className="image-page">
       <div className="editor-main">
         <ConnectionBanner imageDoc={imageDoc} readOnly={readOnly} />
-        <Toolbar editor={editor} onFit={fit} onHelp={() => setHelp(true)} />
+        <Toolbar
+          editor={editor}
+          onFit={fit}
+          onHelp={() => setHelp(true)}
+          assistStatus={assistStatus}
+        />
         <div className="editor-area" ref={canvasArea}>
           <EditorCanvas
             editor={editor}

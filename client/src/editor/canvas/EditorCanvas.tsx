@@ -82,6 +82,7 @@ export function EditorCanvas({
     const observer = new ResizeObserver(() => {
       const next = { width: element.clientWidth, height: element.clientHeight }
       setSize(next)
+      editor.setViewSize(next.width, next.height, imageWidth, imageHeight)
       if (!fitted.current && next.width > 0) {
         fitted.current = true
         editor.fit(next.width, next.height, imageWidth, imageHeight)
@@ -294,8 +295,41 @@ export function EditorCanvas({
   )
 }
 
+/** The click tool's object: the model's mask as a filled outline, and the clicks so far. */
+function drawAssisted(ctx: CanvasRenderingContext2D, editor: Editor, scale: number) {
+  const object = editor.state.assisted
+  if (!object) return
+  const rings = object.result?.rings
+  if (rings) {
+    ctx.beginPath()
+    for (const ring of rings) {
+      ctx.moveTo(ring[0], ring[1])
+      for (let i = 2; i < ring.length; i += 2) ctx.lineTo(ring[i], ring[i + 1])
+      ctx.lineTo(ring[0], ring[1])
+    }
+    ctx.fillStyle = editor.assistSettled ? 'rgba(0, 200, 255, 0.3)' : 'rgba(0, 200, 255, 0.15)'
+    ctx.fill('evenodd')
+    ctx.lineWidth = 1.5 / scale
+    ctx.strokeStyle = '#00c8ff'
+    ctx.stroke()
+  }
+  for (const click of object.clicks) {
+    ctx.beginPath()
+    ctx.arc(click.x, click.y, 4 / scale, 0, Math.PI * 2)
+    ctx.fillStyle = click.positive ? '#2ecc40' : '#ff4136'
+    ctx.fill()
+    ctx.lineWidth = 1 / scale
+    ctx.strokeStyle = '#ffffff'
+    ctx.stroke()
+  }
+}
+
 function drawToolPreview(ctx: CanvasRenderingContext2D, editor: Editor, scale: number) {
   const { toolState, gesture, toolId, brushRadius } = editor.state
+  if (toolId === 'click') {
+    drawAssisted(ctx, editor, scale)
+    return
+  }
   if (toolId === 'brush' || toolId === 'eraser') {
     const points = gesture?.points ?? (gesture?.cursor ? [gesture.cursor.x, gesture.cursor.y] : [])
     ctx.fillStyle = toolId === 'brush' ? 'rgba(255, 212, 0, 0.35)' : 'rgba(255, 80, 80, 0.35)'

@@ -8,6 +8,7 @@ import {
   createAnnotation,
   deleteAnnotation,
   listAnnotations,
+  modelOrigin,
   observeAnnotations,
   readAnnotation,
   reviewOf,
@@ -17,17 +18,22 @@ import {
   updateGeometry,
   userOrigin,
 } from '../../../../shared/doc/index.ts'
+import { boxIoU } from '../../../../shared/geometry/iou.ts'
 import {
   combineMasks,
+  cropMask,
   decodeMaskRle,
   encodeMaskRle,
   rasterizeStroke,
 } from '../../../../shared/geometry/mask.ts'
+import type { Click } from '../../../../shared/ml/clickSimulation.ts'
+import type { Rect } from '../../../../shared/ml/imageSession.ts'
 import type {
   AnnotationKind,
   AnnotationRecord,
   Geometry,
 } from '../../../../shared/schemas/annotation.ts'
+import type { AssistedObject, SegmentationAssist } from './assist.ts'
 import { boundsOf, hitTest, type Point, translateGeometry } from './geometryOf.ts'
 import { type Bounds, SpatialIndex } from './spatialIndex.ts'
 import { TOOL_BY_ID, type ToolId, type ToolPointerEvent } from './tools/index.ts'
@@ -60,6 +66,10 @@ export interface EditorState {
   readOnly: boolean
   /** Radius of the brush and eraser, in image pixels. */
   brushRadius: number
+  /** Version of the model behind the click tool and Auto; null while none is ready. */
+  assistVersion: string | null
+  /** The object the click tool is segmenting. */
+  assisted: AssistedObject | null
 }
 
 export interface ClipboardEntry {
@@ -106,6 +116,8 @@ export class Editor {
       classId: options.classId,
       readOnly: options.readOnly,
       brushRadius: 6,
+      assistVersion: null,
+      assisted: null,
     }
     this.refresh()
     this.stopObserving = observeAnnotations(doc, (change) => this.refresh(change.ids))
@@ -218,7 +230,8 @@ export class Editor {
 
   /** Keyboard shortcuts; returns true when the key was used. */
   keyDown(key: string, modifiers: { ctrl: boolean; shift: boolean }): boolean {
-    if (TOOL_BY_ID[this.state.toolId].onKeyDown?.(this, key)) return true
+    if (TOOL_BY_ID[this.state.toolId].onKeyDown?.(this, key, { shift: modifiers.shift }))
+      return true
     const lower = key.toLowerCase()
     const command = modifiers.ctrl
       ? this.ctrlCommand(lower, modifiers.shift)
@@ -256,6 +269,149 @@ export class Editor {
     this.classShortcuts = shortcuts
   }
 
+  // Segmentation assist (click tool and Auto) -------------------------------------------
+
+  private assist: SegmentationAssist | null = null
+  private objectCounter = 0
+  /** Only the answer to the latest request of the click tool is shown. */
+  private assistRequest = 0
+
+  setAssist(assist: SegmentationAssist | null) {
+    if (this.state.assisted) this.discardAssisted()
+    this.assist = assist
+    this.update({ assistVersion: assist?.version ?? null })
+  }
+
+  /** Adds a click to the object being segmented (a new object starts with a positive click). */
+  addAssistClick(click: Click) {
+    if (this.state.readOnly || !this.assist) return
+    const current = this.state.assisted
+    if (!current && !click.positive) return
+    const object: AssistedObject = current
+      ? { ...current, clicks: [...current.clicks, click] }
+      : { key: ++this.objectCounter, clicks: [click], result: null, answered: 0 }
+    this.update({ assisted: object, toolState: 'click.active', gesture: null })
+    void this.runAssist(object)
+  }
+
+  removeLastAssistClick() {
+    const current = this.state.assisted
+    if (!current || !this.assist) return
+    if (current.clicks.length <= 1) {
+      this.discardAssisted()
+      return
+    }
+    // The model's memory of the object holds the removed click: start the object again.
+    this.assist.forget(current.key)
+    const object = { ...current, clicks: current.clicks.slice(0, -1) }
+    this.update({ assisted: object })
+    void this.runAssist(object)
+  }
+
+  private async runAssist(object: AssistedObject) {
+    const assist = this.assist
+    if (!assist) return
+    const request = ++this.assistRequest
+    let result: AssistedObject['result'] = null
+    let error: string | undefined
+    try {
+      result = await assist.click(object.key, object.clicks)
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e)
+    }
+    const current = this.state.assisted
+    if (request !== this.assistRequest || current?.key !== object.key) return
+    this.update({
+      assisted: {
+        ...current,
+        result: result ?? current.result,
+        answered: object.clicks.length,
+        error,
+      },
+    })
+  }
+
+  /** Whether the click tool's object has the answer to its latest click. */
+  get assistSettled(): boolean {
+    const object = this.state.assisted
+    return !object || object.answered === object.clicks.length
+  }
+
+  /** Writes the click tool's object as a polygon (or a raster mask) and starts a new one. */
+  acceptAssisted(as: 'polygon' | 'mask'): string | null {
+    const object = this.state.assisted
+    const result = object?.result
+    if (!object || !result?.rings) return null
+    let id: string | null = null
+    if (as === 'polygon') id = this.create('polygon', { rings: result.rings })
+    else {
+      const mask = cropMask({ ...result.rect, data: result.mask })
+      if (mask) id = this.create('mask', encodeMaskRle(mask))
+    }
+    this.assist?.forget(object.key)
+    this.update({ assisted: null, toolState: 'click.idle' })
+    if (id) this.select([id])
+    return id
+  }
+
+  discardAssisted() {
+    const object = this.state.assisted
+    if (object) this.assist?.forget(object.key)
+    this.assistRequest++
+    this.update({ assisted: null, toolState: `${this.state.toolId}.idle` })
+  }
+
+  /**
+   * Adds the model's proposals in an area (default: what is in view) as suggestions of the
+   * active class, except where an annotation already covers the same object. Returns how many.
+   */
+  async suggest(area: Rect | null = this.visibleArea()): Promise<number> {
+    const assist = this.assist
+    if (this.state.readOnly || !assist || !area) return 0
+    const proposals = await assist.propose(area)
+    if (this.assist !== assist) return 0
+    const fresh = proposals.filter((p) => {
+      const nearby = this.annotationsIn({
+        minX: p.bbox.x,
+        minY: p.bbox.y,
+        maxX: p.bbox.x + p.bbox.width,
+        maxY: p.bbox.y + p.bbox.height,
+      })
+      return !nearby.some((a) => {
+        const b = boundsOf(a)
+        return (
+          boxIoU(p.bbox, {
+            x: b.minX,
+            y: b.minY,
+            width: b.maxX - b.minX,
+            height: b.maxY - b.minY,
+          }) >= 0.5
+        )
+      })
+    })
+    if (fresh.length === 0) return 0
+    const origin = modelOrigin(assist.version)
+    this.doc.transact(() => {
+      for (const p of fresh) {
+        createAnnotation(
+          this.doc,
+          {
+            kind: 'polygon',
+            geometry: { rings: p.rings },
+            classId: this.state.classId,
+            origin: {
+              type: 'model',
+              modelVersion: assist.version,
+              score: Math.min(1, Math.max(0, p.score)),
+            },
+          },
+          origin,
+        )
+      }
+    }, origin)
+    return fresh.length
+  }
+
   // Camera ------------------------------------------------------------------------------
 
   screenToImage(sx: number, sy: number): Point {
@@ -265,6 +421,32 @@ export class Editor {
 
   setCamera(camera: Camera) {
     this.update({ camera })
+  }
+
+  private viewSize: {
+    width: number
+    height: number
+    imageWidth: number
+    imageHeight: number
+  } | null = null
+
+  /** The canvas size and the image size, for what is in view (Auto, background encoding). */
+  setViewSize(width: number, height: number, imageWidth: number, imageHeight: number) {
+    this.viewSize = { width, height, imageWidth, imageHeight }
+  }
+
+  /** The part of the image in view, in whole pixels; null before the canvas has a size. */
+  visibleArea(): Rect | null {
+    if (!this.viewSize) return null
+    const { width, height, imageWidth, imageHeight } = this.viewSize
+    const a = this.screenToImage(0, 0)
+    const b = this.screenToImage(width, height)
+    const x = Math.max(0, Math.floor(a.x))
+    const y = Math.max(0, Math.floor(a.y))
+    const right = Math.min(imageWidth, Math.ceil(b.x))
+    const bottom = Math.min(imageHeight, Math.ceil(b.y))
+    if (right <= x || bottom <= y) return null
+    return { x, y, width: right - x, height: bottom - y }
   }
 
   panBy(dx: number, dy: number) {

@@ -10,7 +10,15 @@ export interface ToolPointerEvent {
   alt: boolean
 }
 
-export type ToolId = 'select' | 'box' | 'polygon' | 'points' | 'polyline' | 'brush' | 'eraser'
+export type ToolId =
+  | 'select'
+  | 'click'
+  | 'box'
+  | 'polygon'
+  | 'points'
+  | 'polyline'
+  | 'brush'
+  | 'eraser'
 
 export interface Tool {
   id: ToolId
@@ -21,6 +29,6 @@ export interface Tool {
   onPointerMove?(editor: Editor, event: ToolPointerEvent): void
   onPointerUp?(editor: Editor, event: ToolPointerEvent): void
   /** Returns true when the tool handled the key. */
-  onKeyDown?(editor: Editor, key: string): boolean
+  onKeyDown?(editor: Editor, key: string, modifiers?: { shift: boolean }): boolean
   onCancel?(editor: Editor): void
 }

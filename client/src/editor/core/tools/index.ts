@@ -1,6 +1,7 @@
 // The toolbar's tools, in order.
 import { BoxTool } from './BoxTool.ts'
 import { BrushTool, EraserTool } from './BrushTool.ts'
+import { ClickTool } from './ClickTool.ts'
 import { PointsTool } from './PointsTool.ts'
 import { PolygonTool, PolylineTool } from './PolygonTool.ts'
 import { SelectTool } from './SelectTool.ts'
@@ -8,6 +9,7 @@ import type { Tool, ToolId } from './Tool.ts'
 
 export const TOOLS: Tool[] = [
   SelectTool,
+  ClickTool,
   PolygonTool,
   BoxTool,
   PointsTool,
