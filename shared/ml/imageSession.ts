@@ -41,6 +41,14 @@ export interface ObjectMask {
   encoded: boolean
 }
 
+/** Milliseconds spent in each step of the latest encode and the latest click. */
+export interface SessionTimings {
+  encodeMs: number
+  proposeMs: number
+  decodeMs: number
+  maskMs: number
+}
+
 export interface ProposalShape {
   rings: number[][]
   score: number
@@ -132,6 +140,7 @@ export class ImageSession {
   private proposals = new Map<string, ProposalShape[]>()
   private objects = new Map<number, ObjectState>()
   private clock = 0
+  readonly timings: SessionTimings = { encodeMs: 0, proposeMs: 0, decodeMs: 0, maskMs: 0 }
 
   constructor(
     readonly segmenter: Segmenter,
@@ -173,7 +182,9 @@ export class ImageSession {
   /** Encodes one background tile (features cached, proposals kept). */
   async encodeTile(tile: Tile): Promise<void> {
     const window = await this.encodeWindow(tile.rect)
+    const started = performance.now()
     this.proposals.set(keyOf(tile.rect), this.tileProposals(window, tile.core))
+    this.timings.proposeMs = performance.now() - started
   }
 
   /** Proposals whose box centre is inside `area`, from tiles encoded so far. */
@@ -234,9 +245,14 @@ export class ImageSession {
       y: c.y - window.rect.y,
       positive: c.positive,
     }))
+    const decodeStarted = performance.now()
     const result = await segmenter.decode(window.encoded, crop, local, state?.lowRes ?? null)
     this.objects.set(objectKey, { windowKey: window.key, crop, lowRes: result.lowRes })
-    return { ...this.maskOf(window, crop, result.logits, anchor), encoded }
+    const maskStarted = performance.now()
+    const mask = this.maskOf(window, crop, result.logits, anchor)
+    this.timings.decodeMs = maskStarted - decodeStarted
+    this.timings.maskMs = performance.now() - maskStarted
+    return { ...mask, encoded }
   }
 
   private maskOf(window: EncodedWindow, crop: Rect, logits: Float32Array, anchor: Click) {
@@ -313,6 +329,7 @@ export class ImageSession {
       const to = row * rect.width * channels
       for (let i = 0; i < rect.width * channels; i++) samples[to + i] = image.samples[from + i]
     }
+    const started = performance.now()
     const modelChannels = this.segmenter.card.input.channels
     const data = normalizeImage(
       samples,
@@ -328,6 +345,7 @@ export class ImageSession {
       height: rect.height,
       width: rect.width,
     })
+    this.timings.encodeMs = performance.now() - started
     const window = { key, rect, encoded, lastUsed: ++this.clock }
     this.windows.set(key, window)
     this.evict()

@@ -63,15 +63,16 @@ export function cropPlanes(
   height: number,
 ): Planes {
   const data = new Float32Array(source.channels * width * height)
-  for (let c = 0; c < source.channels; c++) {
-    for (let row = 0; row < height; row++) {
-      const sy = y0 + row
-      if (sy < 0 || sy >= source.height) continue
-      for (let col = 0; col < width; col++) {
-        const sx = x0 + col
-        if (sx < 0 || sx >= source.width) continue
-        data[(c * height + row) * width + col] =
-          source.data[(c * source.height + sy) * source.width + sx]
+  // Rows are copied whole (the window's part inside the source); the rest stays zero.
+  const x1 = Math.max(x0, 0)
+  const x2 = Math.min(x0 + width, source.width)
+  if (x2 > x1) {
+    for (let c = 0; c < source.channels; c++) {
+      for (let row = 0; row < height; row++) {
+        const sy = y0 + row
+        if (sy < 0 || sy >= source.height) continue
+        const from = (c * source.height + sy) * source.width
+        data.set(source.data.subarray(from + x1, from + x2), (c * height + row) * width + (x1 - x0))
       }
     }
   }

@@ -1,7 +1,7 @@
 // The main thread's handle on the segmentation worker: typed requests that resolve with the
 // worker's reply, and the encoding progress of each open image.
 import type { Click } from '../../../shared/ml/clickSimulation.ts'
-import type { RawImage, Rect } from '../../../shared/ml/imageSession.ts'
+import type { RawImage, Rect, SessionTimings } from '../../../shared/ml/imageSession.ts'
 import type { CurrentModel } from '../../../shared/schemas/modelCard.ts'
 import type { ReplyOf, WorkerReply, WorkerRequest } from './protocol.ts'
 
@@ -9,6 +9,7 @@ export interface EncodingProgress {
   encodedTiles: number
   totalTiles: number
   lastTileMs: number
+  timings: SessionTimings
 }
 
 type Pending = { resolve(value: unknown): void; reject(error: Error): void }
@@ -69,8 +70,8 @@ export class SegmentationClient {
   }
 
   /** Opens an image for segmentation; its tiles are encoded in the background from `focus` out. */
-  open(imageKey: string, image: RawImage, focus?: Rect) {
-    return this.request<'open'>({ type: 'open', imageKey, image, focus })
+  open(imageKey: string, image: RawImage, focus?: Rect, background = true) {
+    return this.request<'open'>({ type: 'open', imageKey, image, focus, background })
   }
 
   focus(imageKey: string, view: Rect) {

@@ -1,7 +1,13 @@
 // Messages between the editor and the segmentation worker. Every request with an id gets one
 // reply with the same id; progress messages arrive on their own.
 import type { Click } from '../../../shared/ml/clickSimulation.ts'
-import type { ObjectMask, ProposalShape, RawImage, Rect } from '../../../shared/ml/imageSession.ts'
+import type {
+  ObjectMask,
+  ProposalShape,
+  RawImage,
+  Rect,
+  SessionTimings,
+} from '../../../shared/ml/imageSession.ts'
 import type { ParityReport } from '../../../shared/ml/parity.ts'
 import type { CurrentModel } from '../../../shared/schemas/modelCard.ts'
 
@@ -15,6 +21,7 @@ export interface LoadResult {
 export interface ClickResult extends ObjectMask {
   /** Time in the worker from taking the job to the mask's polygon (encode included if any). */
   workerMs: number
+  timings: SessionTimings
 }
 
 export interface ProposeResult {
@@ -24,7 +31,15 @@ export interface ProposeResult {
 
 export type WorkerRequest =
   | { type: 'load'; id: number; model: CurrentModel }
-  | { type: 'open'; id: number; imageKey: string; image: RawImage; focus?: Rect }
+  | {
+      type: 'open'
+      id: number
+      imageKey: string
+      image: RawImage
+      focus?: Rect
+      /** Encode the image's tiles in the background (default true). */
+      background?: boolean
+    }
   | { type: 'focus'; imageKey: string; view: Rect }
   | { type: 'click'; id: number; imageKey: string; objectKey: number; clicks: Click[] }
   | { type: 'forget'; imageKey: string; objectKey: number }
@@ -42,6 +57,7 @@ export type WorkerReply =
       totalTiles: number
       /** Milliseconds of the last tile's encoder pass and proposals. */
       lastTileMs: number
+      timings: SessionTimings
     }
 
 export type ReplyOf = {

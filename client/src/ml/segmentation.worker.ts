@@ -18,6 +18,7 @@ declare const self: {
 interface OpenImage {
   session: ImageSession
   focus?: Rect
+  background: boolean
 }
 
 let model: CurrentModel | null = null
@@ -55,6 +56,7 @@ async function pump() {
 
 function backgroundTile(): Job | undefined {
   for (const [imageKey, open] of images) {
+    if (!open.background) continue
     const [tile] = open.session.pendingTiles(open.focus)
     if (tile) return { priority: 0, run: () => encodeTile(imageKey, open, tile) }
   }
@@ -78,6 +80,7 @@ async function encodeTile(imageKey: string, open: OpenImage, tile: Tile) {
     encodedTiles: session.tiles.length - session.pendingTiles().length,
     totalTiles: session.tiles.length,
     lastTileMs: performance.now() - started,
+    timings: { ...session.timings },
   })
 }
 
@@ -167,6 +170,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
           images.set(message.imageKey, {
             session: new ImageSession(segmenter, message.image),
             focus: message.focus,
+            background: message.background ?? true,
           })
           return null
         }),
@@ -182,8 +186,13 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
         2,
         reply(message.id, async () => {
           const started = performance.now()
-          const result = await sessionOf(message.imageKey).click(message.objectKey, message.clicks)
-          return { ...result, workerMs: performance.now() - started }
+          const session = sessionOf(message.imageKey)
+          const result = await session.click(message.objectKey, message.clicks)
+          return {
+            ...result,
+            workerMs: performance.now() - started,
+            timings: { ...session.timings },
+          }
         }),
       )
       break
