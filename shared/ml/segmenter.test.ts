@@ -41,3 +41,42 @@ describe('cropPlanes', () => {
     }
   })
 })
+
+describe('refineWithDetails', () => {
+  it('equals bilinear half-pixel upsampling plus the detail-weighted sum, computed directly', async () => {
+    const { refineWithDetails } = await import('./refine.ts')
+    const random = createRandom(9)
+    const stride = 4
+    const coarse: Planes = { channels: 3, width: 5, height: 4, data: new Float32Array(60) }
+    coarse.data = coarse.data.map(() => random() * 4 - 2)
+    const details: Planes = { channels: 2, width: 30, height: 25, data: new Float32Array(1500) }
+    details.data = details.data.map(() => random())
+    // A crop reaching past the details' right and bottom edges (samples there count 0).
+    const [x0, y0] = [12, 10]
+    const out = refineWithDetails(coarse, details, x0, y0, stride)
+    const at = (c: number, x: number, y: number) => {
+      // PyTorch's align_corners=False: source = (o + 0.5) / s − 0.5, clamped at 0 and the edge.
+      const sx = Math.max(0, (x + 0.5) / stride - 0.5)
+      const sy = Math.max(0, (y + 0.5) / stride - 0.5)
+      const xa = Math.min(Math.floor(sx), 4)
+      const ya = Math.min(Math.floor(sy), 3)
+      const xb = Math.min(xa + 1, 4)
+      const yb = Math.min(ya + 1, 3)
+      const v = (xx: number, yy: number) => coarse.data[(c * 4 + yy) * 5 + xx]
+      const top = v(xa, ya) + (v(xb, ya) - v(xa, ya)) * (sx - xa)
+      const bottom = v(xa, yb) + (v(xb, yb) - v(xa, yb)) * (sx - xa)
+      return top + (bottom - top) * (sy - ya)
+    }
+    for (let y = 0; y < 16; y++)
+      for (let x = 0; x < 20; x++) {
+        let expected = at(0, x, y)
+        for (let k = 1; k < 3; k++) {
+          const dx = x0 + x
+          const dy = y0 + y
+          const d = dx < 30 && dy < 25 ? details.data[(k - 1) * 750 + dy * 30 + dx] : 0
+          expected += at(k, x, y) * d
+        }
+        expect(out[y * 20 + x]).toBeCloseTo(expected, 5)
+      }
+  })
+})

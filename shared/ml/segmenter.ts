@@ -5,6 +5,7 @@ import type { ModelCard } from '../schemas/modelCard.ts'
 import { encodeClicks } from './clickEncoding.ts'
 import type { Click } from './clickSimulation.ts'
 import { type HeadLogits, type Proposal, proposeInstances } from './proposals.ts'
+import { refineWithDetails } from './refine.ts'
 
 /** The part of onnxruntime's API this module uses (web and node share it). */
 export interface OrtTensor {
@@ -94,6 +95,12 @@ export class Segmenter {
     decoderModel: Uint8Array,
     options: object = {},
   ): Promise<Segmenter> {
+    // Decoders that give full-resolution logits themselves predate the coarse output.
+    if (!card.decoder.outputs.some((o) => o.name === 'coarse'))
+      throw new Error(
+        `Model ${card.version}: its decoder has no "coarse" output; export it again with ` +
+          '`python -m tessera_trainer export --checkpoint … --out …`',
+      )
     const [encoder, decoder] = await Promise.all([
       runtime.InferenceSession.create(encoderModel, options),
       runtime.InferenceSession.create(decoderModel, options),
@@ -159,16 +166,22 @@ export class Segmenter {
     const local = clicks.map((c) => ({ x: c.x - crop.x, y: c.y - crop.y, positive: c.positive }))
     const clickMaps = encodeClicks(local, fh, fw, stride, this.card.clickEncoding.sigmaPixels)
     const previousMask = previous ?? new Float32Array(fh * fw).fill(NO_PREVIOUS_MASK_LOGIT)
+    const features = this.tensor(
+      cropPlanes(encoded.features, crop.x / stride, crop.y / stride, fw, fh),
+    )
+    const clickTensor = this.tensor({ data: clickMaps, channels: 2, height: fh, width: fw })
+    const previousTensor = this.tensor({ data: previousMask, channels: 1, height: fh, width: fw })
+    // The graph stops at feature resolution; the elementwise refinement runs here.
     const out = await this.decoder.run({
-      features: this.tensor(cropPlanes(encoded.features, crop.x / stride, crop.y / stride, fw, fh)),
-      details: this.tensor(cropPlanes(encoded.details, crop.x, crop.y, crop.width, crop.height)),
-      clicks: this.tensor({ data: clickMaps, channels: 2, height: fh, width: fw }),
-      previousMask: this.tensor({ data: previousMask, channels: 1, height: fh, width: fw }),
+      features,
+      clicks: clickTensor,
+      previousMask: previousTensor,
     })
+    const coarse = planesOf(out.coarse)
     return {
       crop,
-      logits: out.mask.data as Float32Array,
-      lowRes: out.maskLowRes.data as Float32Array,
+      logits: refineWithDetails(coarse, encoded.details, crop.x, crop.y, stride),
+      lowRes: coarse.data.slice(0, fh * fw),
     }
   }
 

@@ -36,7 +36,7 @@ def build_card(
 ) -> Dict[str, object]:
     c, f, d = config.in_channels, config.feature_channels, config.detail_channels
     fh, fw = f"height/{FEATURE_STRIDE}", f"width/{FEATURE_STRIDE}"
-    assert ENCODER_INPUTS == ["image"] and len(ENCODER_OUTPUTS) == 4 and len(DECODER_INPUTS) == 4
+    assert ENCODER_INPUTS == ["image"] and len(ENCODER_OUTPUTS) == 4 and DECODER_INPUTS == ["features", "clicks", "previousMask"] and DECODER_OUTPUTS == ["coarse"]
     return {
         "format": CARD_FORMAT,
         "formatVersion": CARD_FORMAT_VERSION,
@@ -92,18 +92,26 @@ def build_card(
             "file": files.get("decoder", {}).get("path", "decoder.onnx"),
             "inputs": [
                 _io("features", ["batch", f, fh, fw], "the encoder's features of the crop"),
-                _io("details", ["batch", d, "height", "width"], "the encoder's details of the crop"),
                 _io("clicks", ["batch", 2, fh, fw], "click maps, see clickEncoding"),
                 _io(
                     "previousMask",
                     ["batch", 1, fh, fw],
-                    f"maskLowRes of the previous click; {NO_PREVIOUS_MASK_LOGIT} everywhere for the first click",
+                    f"channel 0 of the previous click's coarse output; {NO_PREVIOUS_MASK_LOGIT} everywhere for the first click",
                 ),
             ],
             "outputs": [
-                _io("mask", ["batch", 1, "height", "width"], "mask logits at full resolution (object where > 0)"),
-                _io("maskLowRes", ["batch", 1, fh, fw], "mask logits at feature resolution, fed back as previousMask"),
+                _io(
+                    "coarse",
+                    ["batch", 1 + d, fh, fw],
+                    "channel 0: mask logits at feature resolution (fed back as previousMask); channels 1..D: weights of the detail features",
+                ),
             ],
+            "refinement": {
+                "formula": "full-resolution mask logits = up[0] + sum_k up[k] * details[k-1], k = 1..D, where up = "
+                "bilinear x4 upsampling of coarse with half-pixel centres (PyTorch align_corners=False, edge-clamped) and "
+                "details = the encoder's details of the crop; object where > clickEncoding.maskThreshold",
+                "implementations": ["trainer/tessera_trainer/model.py refine_with_details", "shared/ml/refine.ts"],
+            },
             "parameters": costs["decoderParameters"],
             "macsPerClick256": costs["decoderMacsPerClick256"],
             "gflopsPerClick256": costs["decoderGflopsPerClick256"],

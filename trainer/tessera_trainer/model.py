@@ -177,14 +177,20 @@ class ClickDecoder(nn.Module):
         clicks: torch.Tensor,
         previous_mask: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        out = self.predict_coarse(features, clicks, previous_mask)
+        return refine_with_details(out, details), out[:, 0:1]
+
+    def predict_coarse(self, features: torch.Tensor, clicks: torch.Tensor, previous_mask: torch.Tensor) -> torch.Tensor:
+        """Everything at feature resolution: channel 0 the mask logits (maskLowRes), channels 1..D
+        the weights of the detail features. This is the exported graph; refine_with_details,
+        elementwise at full resolution, runs in the runtime's own code (shared/ml/refine.ts)."""
         inputs = [features, clicks, click_distance_ramps(clicks), torch.sigmoid(previous_mask)]
         x = F.relu(self.stem(torch.cat(inputs, dim=1)))
         coarse = F.avg_pool2d(x, 2)
         for conv in self.coarse:
             coarse = F.relu(coarse + conv(coarse))
         x = F.relu(self.fine(x + upsample(coarse, 2)))
-        out = self.out(x)
-        return refine_with_details(out, details), out[:, 0:1]
+        return self.out(x)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -50,7 +50,7 @@ class TinyPretrainTest(unittest.TestCase):
     def test_onnx_files_are_valid_graphs_with_the_card_names(self):
         for name, inputs, outputs in (
             ("encoder", ["image"], ["features", "details", "foreground", "distance"]),
-            ("decoder", ["features", "details", "clicks", "previousMask"], ["mask", "maskLowRes"]),
+            ("decoder", ["features", "clicks", "previousMask"], ["coarse"]),
         ):
             summary = summarize_onnx(self.out / f"{name}.onnx")
             self.assertEqual(summary.opsets[""], 17)
@@ -90,6 +90,7 @@ class TinyPretrainTest(unittest.TestCase):
                 self.assertEqual(values.size, int(np.prod(entry["shape"])))
                 self.assertTrue(np.isfinite(values).all())
         self.assertEqual(fixture["decoder"]["outputs"]["mask"]["shape"], [1, 1, 48, 64])
+        self.assertEqual(fixture["decoder"]["outputs"]["coarse"]["shape"], [1, 9, 12, 16])
 
     def test_export_command_rebuilds_the_files_from_the_checkpoint(self):
         again = Path(self.folder.name) / "again"
