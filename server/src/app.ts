@@ -25,6 +25,8 @@ export interface AppContext {
   db: Db
   blobs: BlobStore
   log: Logger
+  /** Called after images were deleted (their live documents are dropped). */
+  imagesDeleted(imageIds: number[]): void
 }
 
 export interface TesseraApp {
@@ -53,11 +55,20 @@ export function createApp(config: Config): TesseraApp {
   fs.mkdirSync(config.dataDir, { recursive: true })
   const db = openDatabase(path.join(config.dataDir, 'tessera.sqlite'))
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'))
-  const context: AppContext = { config, db, blobs, log }
+  let collab: CollabServer | null = null
+  const context: AppContext = {
+    config,
+    db,
+    blobs,
+    log,
+    imagesDeleted: (ids) => {
+      for (const id of ids) collab?.discardImage(id)
+    },
+  }
   const generatedAdminPassword = ensureAdmin(db, config.adminPassword)
 
   const access = createAccessControl(db)
-  const collab = new CollabServer({
+  collab = new CollabServer({
     db,
     store: new DocStore(db),
     access,

@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import sharp from 'sharp'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
@@ -185,6 +186,39 @@ describe('collaboration', () => {
     const rebuilt = computeImageIndex(imageId, stored)
     const { imageId: _, ...incremental } = readImageIndex(db, imageId)!
     expect({ ...rebuilt, imageId: undefined }).toMatchObject({ ...incremental, imageId: undefined })
+  })
+
+  it("deletes an image's document with it: editors are told, and a new image with its id opens empty", async () => {
+    const { project, imageId, tokens } = await collabProject(server.admin, { del1: 'annotator' })
+    const client = open(imageId, tokens.del1)
+    await synced(client)
+    createAnnotation(
+      client.doc,
+      { kind: 'polygon', geometry: square(3), classId: null },
+      userOrigin(5),
+    )
+    const db = server.server.tessera.context.db
+    const rows = () =>
+      db.prepare('SELECT COUNT(*) FROM doc_updates WHERE room = ?').pluck().get(`image:${imageId}`)
+    await eventually(() => rows() === 1, 5_000, 'update stored')
+    expect(
+      (await server.admin.request('DELETE', `/api/projects/${project}/images/${imageId}`)).status,
+    ).toBe(204)
+    expect(await client.closed).toBe(CloseCode.NotFound)
+    expect(rows()).toBe(0)
+    // SQLite hands the freed id to the next image (the last one was deleted).
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#101010' } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer()
+    const form = new FormData()
+    form.append('files', new Blob([png as Uint8Array<ArrayBuffer>]), 'again.png')
+    const again = (await server.admin.request('POST', `/api/projects/${project}/images`, form)).body
+      .images[0].id
+    expect(again).toBe(imageId)
+    const fresh = open(again, tokens.del1)
+    await synced(fresh)
+    expect(listAnnotations(fresh.doc).parsed).toHaveLength(0)
   })
 })
 

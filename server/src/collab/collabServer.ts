@@ -16,7 +16,7 @@ import {
   type TransactionOrigin,
   userOrigin,
 } from '../../../shared/doc/index.ts'
-import { CloseCode } from '../../../shared/schemas/closeCodes.ts'
+import { CLOSE_REASON, CloseCode } from '../../../shared/schemas/closeCodes.ts'
 import { authenticateToken } from '../auth/accessControl.ts'
 import type { Db } from '../db/database.ts'
 import { type AccessControl, hasRole, type Principal } from '../http/ApiRouter.ts'
@@ -62,6 +62,8 @@ interface Room {
   unloadTimer: NodeJS.Timeout | null
   indexTimer: NodeJS.Timeout | null
   stopObserving: () => void
+  /** Set when the image was deleted: nothing of the room is stored any more. */
+  discarded: boolean
 }
 
 function message(write: (encoder: encoding.Encoder) => void): Uint8Array {
@@ -229,8 +231,11 @@ export class CollabServer {
       unloadTimer: null,
       indexTimer: null,
       stopObserving: () => {},
+      discarded: false,
     }
     doc.on('update', (update: Uint8Array) => {
+      // A discarded room (its image deleted) stores nothing more.
+      if (room.discarded) return
       // Durable first, then relayed: no client sees an update the disk does not have.
       store.append(name, update)
       room.bytes += update.length
@@ -323,6 +328,25 @@ export class CollabServer {
       if (users.size > 0) out.push({ imageId: room.imageId, users: [...users.values()] })
     }
     return out
+  }
+
+  /**
+   * Drops a deleted image's live document without storing it again (the database deletes its
+   * stored document with the image); its editors are told the image is gone.
+   */
+  discardImage(imageId: number) {
+    const room = this.rooms.get(`image:${imageId}`)
+    if (!room) return
+    room.discarded = true
+    this.rooms.delete(room.name)
+    for (const socket of room.connections.keys())
+      socket.close(CloseCode.NotFound, CLOSE_REASON[CloseCode.NotFound])
+    room.connections.clear()
+    if (room.unloadTimer) clearTimeout(room.unloadTimer)
+    if (room.indexTimer) clearTimeout(room.indexTimer)
+    room.stopObserving()
+    room.awareness.destroy()
+    room.doc.destroy()
   }
 
   /** The live document of a room, if loaded (tests and server-side writers). */

@@ -118,4 +118,20 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Image ids are reused (INTEGER PRIMARY KEY without AUTOINCREMENT): a deleted image's
+    // document must go with it, or a later image with its id would open with its annotations.
+    version: 5,
+    name: 'drop-documents-of-deleted-images',
+    sql: `
+      CREATE TRIGGER images_drop_documents AFTER DELETE ON images BEGIN
+        DELETE FROM doc_updates WHERE room = 'image:' || old.id;
+        DELETE FROM doc_snapshots WHERE room = 'image:' || old.id;
+      END;
+      DELETE FROM doc_updates
+        WHERE room NOT IN (SELECT 'image:' || id FROM images);
+      DELETE FROM doc_snapshots
+        WHERE room NOT IN (SELECT 'image:' || id FROM images);
+    `,
+  },
 ]

@@ -185,6 +185,7 @@ export async function releaseBlobs(context: AppContext, keys: Iterable<string>):
 /** Deletes an image row and every blob that no other image still references. */
 export async function deleteImage(context: AppContext, row: ImageRow): Promise<void> {
   context.db.prepare('DELETE FROM images WHERE id = ?').run(row.id)
+  context.imagesDeleted([row.id])
   await releaseBlobs(context, blobKeysOf(row))
 }
 
@@ -192,5 +193,6 @@ export async function deleteImage(context: AppContext, row: ImageRow): Promise<v
 export async function deleteProjectImages(context: AppContext, projectId: number): Promise<void> {
   const rows = listImageRows(context.db, projectId)
   context.db.prepare('DELETE FROM images WHERE project_id = ?').run(projectId)
+  context.imagesDeleted(rows.map((r) => r.id))
   await releaseBlobs(context, rows.flatMap(blobKeysOf))
 }
