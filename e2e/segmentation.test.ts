@@ -120,7 +120,7 @@ describe('segmentation in the browser', () => {
     })
     await page.getByTestId('tools.auto').click()
     await page
-      .getByTestId('model.status')
+      .getByTestId('model.message')
       .filter({ hasText: /suggestions? added/ })
       .waitFor()
     const suggestions = (await page.evaluate(
@@ -135,7 +135,7 @@ describe('segmentation in the browser', () => {
     // Auto again adds nothing where suggestions already are.
     await page.getByTestId('tools.auto').click()
     await page
-      .getByTestId('model.status')
+      .getByTestId('model.message')
       .filter({ hasText: 'Auto: 0 suggestions added' })
       .waitFor()
     await page.getByTestId('annotation-list.accept').first().click()

@@ -20,7 +20,12 @@ export function Toolbar({
   const toolId = useEditorSelector(editor, (s) => s.toolId)
   const readOnly = useEditorSelector(editor, (s) => s.readOnly)
   const assistVersion = useEditorSelector(editor, (s) => s.assistVersion)
-  const assistError = useEditorSelector(editor, (s) => s.assisted?.error)
+  const assisted = useEditorSelector(editor, (s) => s.assisted)
+  const assistNote = assisted?.error
+    ? `Model error: ${assisted.error}`
+    : assisted && assisted.answered === assisted.clicks.length && !assisted.result?.rings
+      ? 'No object under the clicks'
+      : null
   const [auto, setAuto] = useState<{ busy: boolean; message: string | null }>({
     busy: false,
     message: null,
@@ -71,10 +76,15 @@ export function Toolbar({
         className={`model-status model-${assistStatus.state}`}
         data-testid="model.status"
         data-state={assistStatus.state}
-        title={assistError ?? auto.message ?? assistStatus.text}
+        title={assistStatus.text}
       >
-        {assistError ? `Model error: ${assistError}` : (auto.message ?? assistStatus.text)}
+        {assistStatus.text}
       </span>
+      {(assistNote ?? auto.message) && (
+        <span className="model-status" data-testid="model.message">
+          {assistNote ?? auto.message}
+        </span>
+      )}
       <span className="toolbar-gap" />
       <button
         type="button"

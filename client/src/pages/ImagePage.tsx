@@ -334,14 +334,14 @@ function ChannelControls({
           <input
             type="number"
             step={step}
-            value={s.low}
+            value={step === '1' ? Math.round(s.low) : s.low}
             onChange={(e) => set(c, { low: Number(e.target.value) })}
             aria-label={`Channel ${c + 1} black level`}
           />
           <input
             type="number"
             step={step}
-            value={s.high}
+            value={step === '1' ? Math.round(s.high) : s.high}
             onChange={(e) => set(c, { high: Number(e.target.value) })}
             aria-label={`Channel ${c + 1} white level`}
           />
