@@ -2,7 +2,6 @@
 // evaluation code of `npm run eval`: on a held-out synthetic set made by the server's demo
 // generator (not the trainer's), and on the real images of ../shared/data that the trainer kept
 // out of training (the card's held-out rule), when that folder exists.
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { generateNuclei } from '../server/src/demo/syntheticNuclei.ts'
@@ -13,15 +12,10 @@ import {
   readLabelledImage,
 } from '../server/src/models/labelledFolder.ts'
 import { loadSegmenter, SHIPPED_MODEL_DIR } from '../server/src/models/loadModel.ts'
+import { isHeldOut } from '../server/src/models/tuneProposals.ts'
 import { round } from './stats.ts'
 
 const REAL = path.resolve(import.meta.dirname, '../../shared/data/dsb2018_fluo_public')
-
-/** The trainer's rule (card.training.data.heldOutRule). */
-export function isHeldOut(id: string): boolean {
-  const digest = createHash('sha256').update(`tessera-held-out-v1:${id}`).digest('hex')
-  return Number.parseInt(digest.slice(0, 8), 16) / 2 ** 32 < 0.2
-}
 
 function* syntheticSet(): Generator<LabelledImage> {
   for (let k = 0; k < 8; k++) {

@@ -10,7 +10,8 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkParity } from '../../shared/ml/parity.ts'
 import { generateNuclei } from '../src/demo/syntheticNuclei.ts'
-import { loadSegmenter, SHIPPED_MODEL_DIR } from '../src/models/loadModel.ts'
+import { loadSegmenter, readModelCard, SHIPPED_MODEL_DIR } from '../src/models/loadModel.ts'
+import { isHeldOut, PROPOSAL_GRID } from '../src/models/tuneProposals.ts'
 import { trainTinyModel } from './trainedModel.ts'
 
 const run = promisify(execFile)
@@ -121,5 +122,45 @@ describe('evaluation CLI', () => {
     ).catch((e) => e)
     expect(wrongSize.code).toBe(2)
     expect(wrongSize.stderr).toMatch(/labels\/n0\.png is 10×10 but its image .*n0\.png is 96×80/)
+  })
+})
+
+describe('proposal tuning', () => {
+  it('picks the thresholds on the images not held out and records the search in the card', async () => {
+    const { root } = await labelledFolder(6)
+    const ids = [0, 1, 2, 3, 4, 5].map((k) => `n${k}`)
+    const training = ids.filter((id) => !isHeldOut(id))
+    expect(training.length).toBeGreaterThan(0)
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-tuned-'))
+    folders.push(copy)
+    fs.cpSync(model.dir, copy, { recursive: true })
+    await run('npx', ['tsx', 'server/src/models/tuneCli.ts', '--data', root, '--model', copy], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      timeout: 180_000,
+    })
+    const card = readModelCard(copy)
+    const tuning = (card.proposals as { tuning?: Record<string, number> }).tuning!
+    expect(tuning.trainingImages).toBe(training.length)
+    expect(tuning.heldOutImages).toBe(ids.length - training.length)
+    expect(tuning.trainingAp50After).toBeGreaterThanOrEqual(tuning.trainingAp50Before)
+    expect(PROPOSAL_GRID.seedThreshold).toContain(card.proposals.seedThreshold)
+    expect(PROPOSAL_GRID.minArea).toContain(card.proposals.minArea)
+    // The tuned card still loads and runs.
+    const segmenter = await loadSegmenter(copy, 1)
+    await segmenter.release()
+  })
+
+  it("applies the trainer's held-out rule to the same ids", () => {
+    const card = readModelCard(SHIPPED_MODEL_DIR) as {
+      training?: { data?: { real?: { heldOutIds: string[]; trainImages: number }[] } }
+    }
+    const real = card.training?.data?.real?.[0]
+    expect(real?.heldOutIds.length).toBeGreaterThan(0)
+    for (const id of real!.heldOutIds) expect(isHeldOut(id)).toBe(true)
+    // And not every id: about a fifth of arbitrary names are held out.
+    const names = Array.from({ length: 1000 }, (_, i) => `image-${i}`)
+    const share = names.filter(isHeldOut).length / names.length
+    expect(share).toBeGreaterThan(0.15)
+    expect(share).toBeLessThan(0.25)
   })
 })
