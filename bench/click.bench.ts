@@ -18,6 +18,8 @@ const FIRST_CLICK_RUNS = 7
 interface PageTimings {
   clicks: number[]
   decodes: number[]
+  graphs: number[]
+  refines: number[]
   masks: number[]
   negatives: number
   encodes: number[]
@@ -56,12 +58,16 @@ const PAGE_SCRIPT = `async ({ projectId, imageIds, objects, firstRuns }) => {
   })
   const clicks = []
   const decodes = []
+  const graphs = []
+  const refines = []
   const masks = []
   const timed = async (key, k, list) => {
     const t0 = performance.now()
     const result = await client.click(key, k, list)
     clicks.push(performance.now() - t0)
     decodes.push(result.timings.decodeMs)
+    graphs.push(result.timings.decoderGraphMs)
+    refines.push(result.timings.refineMs)
     masks.push(result.timings.maskMs)
   }
   let negatives = 0
@@ -111,7 +117,7 @@ const PAGE_SCRIPT = `async ({ projectId, imageIds, objects, firstRuns }) => {
     }
   }
   return {
-    clicks, decodes, masks, negatives, encodes, encoderOnly, firstClicks, firstClicksDuringEncode,
+    clicks, decodes, graphs, refines, masks, negatives, encodes, encoderOnly, firstClicks, firstClicksDuringEncode,
     backend: loaded.backend + ' x' + loaded.threads,
   }
 }`
@@ -176,6 +182,8 @@ export async function run(): Promise<Record<string, number>> {
       encode_512_ms_median: round(median(timings.encodes)),
       encode_512_ms_p95: round(quantile(timings.encodes, 0.95)),
       click_decoder_ms_median: round(median(timings.decodes)),
+      click_decoder_graph_ms_median: round(median(timings.graphs)),
+      click_refine_ms_median: round(median(timings.refines)),
       click_mask_to_polygon_ms_median: round(median(timings.masks)),
       encoder_only_512_ms_median: round(median(timings.encoderOnly)),
       first_click_ms_median: round(median(timings.firstClicks)),

@@ -46,6 +46,9 @@ export interface SessionTimings {
   encodeMs: number
   proposeMs: number
   decodeMs: number
+  /** Of decodeMs: the decoder graph alone, and the full-resolution refinement. */
+  decoderGraphMs: number
+  refineMs: number
   maskMs: number
 }
 
@@ -140,7 +143,14 @@ export class ImageSession {
   private proposals = new Map<string, ProposalShape[]>()
   private objects = new Map<number, ObjectState>()
   private clock = 0
-  readonly timings: SessionTimings = { encodeMs: 0, proposeMs: 0, decodeMs: 0, maskMs: 0 }
+  readonly timings: SessionTimings = {
+    encodeMs: 0,
+    proposeMs: 0,
+    decodeMs: 0,
+    decoderGraphMs: 0,
+    refineMs: 0,
+    maskMs: 0,
+  }
 
   constructor(
     readonly segmenter: Segmenter,
@@ -251,6 +261,8 @@ export class ImageSession {
     const maskStarted = performance.now()
     const mask = this.maskOf(window, crop, result.logits, anchor)
     this.timings.decodeMs = maskStarted - decodeStarted
+    this.timings.decoderGraphMs = segmenter.lastDecode.runMs
+    this.timings.refineMs = segmenter.lastDecode.refineMs
     this.timings.maskMs = performance.now() - maskStarted
     return { ...mask, encoded }
   }

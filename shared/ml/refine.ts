@@ -78,3 +78,136 @@ export function refineWithDetails(
   }
   return out
 }
+
+/** Per channel, the largest |value| in each stride × stride block (partial blocks at the edges). */
+export function blockMaxAbs(planes: Planes, stride: number): Planes {
+  const width = Math.ceil(planes.width / stride)
+  const height = Math.ceil(planes.height / stride)
+  const data = new Float32Array(planes.channels * width * height)
+  const { width: pw, height: ph } = planes
+  for (let c = 0; c < planes.channels; c++) {
+    const base = c * pw * ph
+    const out = c * width * height
+    for (let y = 0; y < ph; y++) {
+      const row = out + Math.floor(y / stride) * width
+      const from = base + y * pw
+      for (let x = 0; x < pw; x++) {
+        const v = Math.abs(planes.data[from + x])
+        const i = row + Math.floor(x / stride)
+        if (v > data[i]) data[i] = v
+      }
+    }
+  }
+  return { data, channels: planes.channels, width, height }
+}
+
+/** Max over each cell's 3 × 3 neighbourhood (clamped), of the value or of its magnitude. */
+function neighbourhoodMax(plane: Float32Array, width: number, height: number, magnitude: boolean) {
+  const rows = new Float32Array(width * height)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let best = Number.NEGATIVE_INFINITY
+      for (let dx = -1; dx <= 1; dx++) {
+        const xx = Math.min(width - 1, Math.max(0, x + dx))
+        const v = magnitude ? Math.abs(plane[y * width + xx]) : plane[y * width + xx]
+        if (v > best) best = v
+      }
+      rows[y * width + x] = best
+    }
+  }
+  const out = new Float32Array(width * height)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let best = Number.NEGATIVE_INFINITY
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = Math.min(height - 1, Math.max(0, y + dy))
+        best = Math.max(best, rows[yy * width + x])
+      }
+      out[y * width + x] = best
+    }
+  }
+  return out
+}
+
+/**
+ * Mask logits as refineWithDetails gives them wherever they can exceed `threshold`; elsewhere an
+ * upper bound that does not (so `logit > threshold` is the same mask). Each output block of
+ * stride × stride pixels interpolates only the 3 × 3 coarse cells around its own, so its logits
+ * are at most max(up[0]) + Σ_k max|up[k]|·max|details[k−1]| over the block; blocks whose bound
+ * stays at or below the threshold (most of a crop around one object) are skipped.
+ * `detailBlockMax` is blockMaxAbs(details, stride); (x0, y0) are multiples of stride.
+ */
+export function refineMaskLogits(
+  coarse: Planes,
+  details: Planes,
+  detailBlockMax: Planes,
+  x0: number,
+  y0: number,
+  stride: number,
+  threshold: number,
+): Float32Array {
+  const { channels, width: cw, height: ch } = coarse
+  const width = cw * stride
+  const height = ch * stride
+  if (details.channels !== channels - 1)
+    throw new Error(`coarse has ${channels} channels for ${details.channels} detail channels`)
+  const cells = cw * ch
+  const maxima = Array.from({ length: channels }, (_, c) =>
+    neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, c > 0),
+  )
+  const xs = axisWeights(cw, stride, width)
+  const ys = axisWeights(ch, stride, height)
+  const out = new Float32Array(width * height)
+  const source = coarse.data
+  const detail = details.data
+  const dw = details.width
+  const dh = details.height
+  const plane = dw * dh
+  const bw = detailBlockMax.width
+  const bh = detailBlockMax.height
+  const bx0 = x0 / stride
+  const by0 = y0 / stride
+  for (let by = 0; by < ch; by++) {
+    for (let bx = 0; bx < cw; bx++) {
+      const cell = by * cw + bx
+      let bound = maxima[0][cell]
+      const gx = bx0 + bx
+      const gy = by0 + by
+      if (gx >= 0 && gy >= 0 && gx < bw && gy < bh) {
+        for (let k = 1; k < channels; k++)
+          bound += maxima[k][cell] * detailBlockMax.data[((k - 1) * bh + gy) * bw + gx]
+      }
+      if (bound <= threshold - 1e-4) {
+        for (let y = by * stride; y < (by + 1) * stride; y++)
+          out.fill(bound, y * width + bx * stride, y * width + (bx + 1) * stride)
+        continue
+      }
+      for (let y = by * stride; y < (by + 1) * stride; y++) {
+        const ya = ys.lo[y] * cw
+        const yb = ys.hi[y] * cw
+        const ty = ys.weight[y]
+        const dy = y0 + y
+        for (let x = bx * stride; x < (bx + 1) * stride; x++) {
+          const xa = xs.lo[x]
+          const xb = xs.hi[x]
+          const tx = xs.weight[x]
+          const dx = x0 + x
+          const inside = dx >= 0 && dy >= 0 && dx < dw && dy < dh
+          let value = 0
+          for (let c = 0; c < channels; c++) {
+            const base = c * cells
+            const top =
+              source[base + ya + xa] + (source[base + ya + xb] - source[base + ya + xa]) * tx
+            const bottom =
+              source[base + yb + xa] + (source[base + yb + xb] - source[base + yb + xa]) * tx
+            const up = top + (bottom - top) * ty
+            if (c === 0) value = up
+            else if (inside) value += up * detail[(c - 1) * plane + dy * dw + dx]
+          }
+          out[y * width + x] = value
+        }
+      }
+    }
+  }
+  return out
+}

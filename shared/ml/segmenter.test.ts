@@ -80,3 +80,56 @@ describe('refineWithDetails', () => {
       }
   })
 })
+
+describe('refineMaskLogits', () => {
+  it('gives the same mask as the exact refinement, and the same logits wherever it computes them', async () => {
+    const { blockMaxAbs, refineMaskLogits, refineWithDetails } = await import('./refine.ts')
+    const random = createRandom(12)
+    const stride = 4
+    for (let trial = 0; trial < 20; trial++) {
+      const cw = 16
+      const ch = 12
+      // A blob of positive logits in a mostly clearly negative map, as around one object.
+      const cx = random() * cw
+      const cy = random() * ch
+      const coarse: Planes = {
+        channels: 3,
+        width: cw,
+        height: ch,
+        data: new Float32Array(3 * cw * ch),
+      }
+      for (let y = 0; y < ch; y++)
+        for (let x = 0; x < cw; x++) {
+          coarse.data[y * cw + x] = 6 - 2.5 * Math.hypot(x - cx, y - cy) + random()
+          for (let k = 1; k < 3; k++) coarse.data[(k * ch + y) * cw + x] = random() * 2 - 1
+        }
+      const details: Planes = {
+        channels: 2,
+        width: 80,
+        height: 60,
+        data: new Float32Array(2 * 80 * 60),
+      }
+      details.data = details.data.map(() => random() * 3 - 1.5)
+      const [x0, y0] = [4 * Math.floor(random() * 8), 4 * Math.floor(random() * 6)]
+      const exact = refineWithDetails(coarse, details, x0, y0, stride)
+      const fast = refineMaskLogits(
+        coarse,
+        details,
+        blockMaxAbs(details, stride),
+        x0,
+        y0,
+        stride,
+        0,
+      )
+      let skipped = 0
+      for (let i = 0; i < exact.length; i++) {
+        expect(fast[i] > 0).toBe(exact[i] > 0)
+        if (Math.abs(fast[i] - exact[i]) > 1e-4) {
+          skipped++
+          expect(fast[i]).toBeGreaterThanOrEqual(exact[i] - 1e-4)
+        }
+      }
+      expect(skipped).toBeGreaterThan(0)
+    }
+  })
+})

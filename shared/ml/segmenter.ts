@@ -5,7 +5,7 @@ import type { ModelCard } from '../schemas/modelCard.ts'
 import { encodeClicks } from './clickEncoding.ts'
 import type { Click } from './clickSimulation.ts'
 import { type HeadLogits, type Proposal, proposeInstances } from './proposals.ts'
-import { refineWithDetails } from './refine.ts'
+import { blockMaxAbs, refineMaskLogits, refineWithDetails } from './refine.ts'
 
 /** The part of onnxruntime's API this module uses (web and node share it). */
 export interface OrtTensor {
@@ -39,6 +39,8 @@ export interface EncodedImage {
   details: Planes
   foreground: Planes
   distance: Planes
+  /** Largest |detail| per stride-sized block, for skipping clear background on each click. */
+  detailBlockMax: Planes
 }
 
 export interface CropResult {
@@ -81,6 +83,9 @@ export function cropPlanes(
 }
 
 export class Segmenter {
+  /** Milliseconds of the latest decode: the ONNX graph, then the refinement. */
+  lastDecode = { runMs: 0, refineMs: 0 }
+
   private constructor(
     readonly card: ModelCard,
     private readonly runtime: OrtRuntime,
@@ -124,15 +129,17 @@ export class Segmenter {
     const paddedWidth = Math.ceil(image.width / m) * m
     const padded = cropPlanes(image, 0, 0, paddedWidth, paddedHeight)
     const out = await this.encoder.run({ image: this.tensor(padded) })
+    const details = planesOf(out.details)
     return {
       width: image.width,
       height: image.height,
       paddedWidth,
       paddedHeight,
       features: planesOf(out.features),
-      details: planesOf(out.details),
+      details,
       foreground: planesOf(out.foreground),
       distance: planesOf(out.distance),
+      detailBlockMax: blockMaxAbs(details, this.card.input.featureStride),
     }
   }
 
@@ -159,6 +166,8 @@ export class Segmenter {
     crop: { x: number; y: number; width: number; height: number },
     clicks: readonly Click[],
     previous: Float32Array | null,
+    /** Exact logits everywhere (parity checks); by default only where the mask can be. */
+    options: { exactLogits?: boolean } = {},
   ): Promise<CropResult> {
     const stride = this.card.input.featureStride
     const fh = crop.height / stride
@@ -172,17 +181,27 @@ export class Segmenter {
     const clickTensor = this.tensor({ data: clickMaps, channels: 2, height: fh, width: fw })
     const previousTensor = this.tensor({ data: previousMask, channels: 1, height: fh, width: fw })
     // The graph stops at feature resolution; the elementwise refinement runs here.
+    const started = performance.now()
     const out = await this.decoder.run({
       features,
       clicks: clickTensor,
       previousMask: previousTensor,
     })
+    const ran = performance.now()
     const coarse = planesOf(out.coarse)
-    return {
-      crop,
-      logits: refineWithDetails(coarse, encoded.details, crop.x, crop.y, stride),
-      lowRes: coarse.data.slice(0, fh * fw),
-    }
+    const logits = options.exactLogits
+      ? refineWithDetails(coarse, encoded.details, crop.x, crop.y, stride)
+      : refineMaskLogits(
+          coarse,
+          encoded.details,
+          encoded.detailBlockMax,
+          crop.x,
+          crop.y,
+          stride,
+          this.card.clickEncoding.maskThreshold,
+        )
+    this.lastDecode = { runMs: ran - started, refineMs: performance.now() - ran }
+    return { crop, logits, lowRes: coarse.data.slice(0, fh * fw) }
   }
 
   /** Instance proposals of the automatic head over the (unpadded) image. */
