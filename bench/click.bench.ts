@@ -31,11 +31,10 @@ interface PageTimings {
 
 /** Runs in the page: drives the tab's segmentation worker directly (strings avoid bundler
  * helpers leaking into page functions). */
-const PAGE_SCRIPT = `async ({ projectId, imageIds, objects, firstRuns }) => {
-  const { segmentation } = window.__tesseraEditor
-  const client = segmentation()
+const PAGE_SCRIPT = `async ({ projectId, imageIds, objects, firstRuns, threads }) => {
+  const client = window.__tesseraSegmentation()
   const model = await (await fetch('/api/projects/' + projectId + '/model')).json()
-  const loaded = await client.load(model)
+  const loaded = await client.load(model, threads)
   const raws = []
   for (const id of imageIds) {
     const base = '/api/projects/' + projectId + '/images/' + id
@@ -156,19 +155,17 @@ export async function run(): Promise<Record<string, number>> {
     }
     const { page } = browser
     await new AppPages(page).login('admin', ADMIN_PASSWORD)
-    // Any editor page starts the worker; the script then drives it directly.
-    await page.goto(`/projects/${projectId}/images/${imageIds[0]}`)
-    await page.waitForFunction('window.__tesseraEditor !== undefined')
-    // Let the editor's own background encode finish so it does not overlap the measurements.
-    await page.waitForSelector('[data-testid="model.status"][data-state="ready"]', {
-      timeout: 120_000,
-    })
+    // The project page: the script starts the tab's worker itself (no editor competes with it).
+    await page.goto(`/projects/${projectId}`)
+    await page.waitForFunction('window.__tesseraSegmentation !== undefined')
     const timings = (await page.evaluate(
       `(${PAGE_SCRIPT})(${JSON.stringify({
         projectId,
         imageIds,
         objects,
         firstRuns: FIRST_CLICK_RUNS,
+        // Overrides the worker's wasm thread count (default: up to 4, as many as cores).
+        threads: process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined,
       })})`,
     )) as PageTimings
     console.log(

@@ -57,7 +57,7 @@ afterAll(async () => {
 })
 
 describe('segmentation in the browser', () => {
-  it('runs v0 in onnxruntime-web with the PyTorch outputs, threaded and cross-origin isolated', async () => {
+  it('runs v0 in onnxruntime-web with the PyTorch outputs, in a cross-origin isolated page (wasm threads possible)', async () => {
     const { page } = await editorFor('alice')
     await page.waitForSelector('[data-testid="model.status"][data-state="ready"]', {
       timeout: 60_000,

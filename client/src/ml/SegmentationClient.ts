@@ -65,8 +65,9 @@ export class SegmentationClient {
     return () => this.progressListeners.delete(listener)
   }
 
-  load(model: CurrentModel) {
-    return this.request<'load'>({ type: 'load', model })
+  /** Loads a model version; `threads` overrides the wasm thread count (benchmarks). */
+  load(model: CurrentModel, threads?: number) {
+    return this.request<'load'>({ type: 'load', model, threads })
   }
 
   /** Opens an image for segmentation; its tiles are encoded in the background from `focus` out. */

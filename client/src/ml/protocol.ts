@@ -30,7 +30,7 @@ export interface ProposeResult {
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; model: CurrentModel }
+  | { type: 'load'; id: number; model: CurrentModel; threads?: number }
   | {
       type: 'open'
       id: number

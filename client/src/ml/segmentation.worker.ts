@@ -115,16 +115,17 @@ async function webGpuAvailable(): Promise<boolean> {
   }
 }
 
-async function load(next: CurrentModel): Promise<LoadResult> {
+async function load(next: CurrentModel, threadsWanted?: number): Promise<LoadResult> {
   const started = performance.now()
   const webgpu = await webGpuAvailable()
   const ort: typeof OrtModule = webgpu
     ? await import('onnxruntime-web/webgpu')
     : await import('onnxruntime-web/wasm')
   ort.env.wasm.wasmPaths = '/ort/'
-  const threads = self.crossOriginIsolated
-    ? Math.max(1, Math.min(4, navigator.hardwareConcurrency))
-    : 1
+  const threads = !self.crossOriginIsolated
+    ? 1
+    : // One core stays free for the page (canvas, collaboration); at most 4 threads.
+      (threadsWanted ?? Math.max(1, Math.min(4, navigator.hardwareConcurrency - 1)))
   ort.env.wasm.numThreads = threads
   const [encoder, decoder] = await Promise.all([
     fetchBytes(next.files.encoder),
@@ -159,7 +160,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
     case 'load':
       enqueue(
         3,
-        reply(message.id, () => load(message.model)),
+        reply(message.id, () => load(message.model, message.threads)),
       )
       break
     case 'open':
