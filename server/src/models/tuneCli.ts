@@ -39,7 +39,7 @@ async function main() {
   const best = bestProposalOptions(training)
   const tuning = {
     method: 'grid search maximising mean AP50 on the images not held out',
-    data: path.resolve(values.data),
+    data: values.data,
     trainingImages: training.length,
     heldOutImages: heldOut.length,
     grid: PROPOSAL_GRID,
