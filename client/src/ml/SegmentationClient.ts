@@ -10,6 +10,7 @@ export interface EncodingProgress {
   totalTiles: number
   lastTileMs: number
   timings: SessionTimings
+  error?: string
 }
 
 type Pending = { resolve(value: unknown): void; reject(error: Error): void }

@@ -58,6 +58,8 @@ export type WorkerReply =
       /** Milliseconds of the last tile's encoder pass and proposals. */
       lastTileMs: number
       timings: SessionTimings
+      /** Set when encoding failed; the image's background work stopped. */
+      error?: string
     }
 
 export type ReplyOf = {

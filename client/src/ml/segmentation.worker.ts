@@ -68,9 +68,18 @@ async function encodeTile(imageKey: string, open: OpenImage, tile: Tile) {
   try {
     await open.session.encodeTile(tile)
   } catch (error) {
-    // Leave the tile pending no more: drop the image's background work and say why.
-    images.delete(imageKey)
-    console.error('Tessera: encoding failed', error)
+    // The tile would fail again: stop the image's background work and tell the page.
+    open.background = false
+    const { session } = open
+    post({
+      type: 'progress',
+      imageKey,
+      encodedTiles: session.tiles.length - session.pendingTiles().length,
+      totalTiles: session.tiles.length,
+      lastTileMs: performance.now() - started,
+      timings: { ...session.timings },
+      error: error instanceof Error ? error.message : String(error),
+    })
     return
   }
   const { session } = open

@@ -53,6 +53,10 @@ export function useSegmentation(
     const imageKey = imageKeyOf(image)
     const stopProgress = worker.onProgress((key, progress) => {
       if (!current || key !== imageKey) return
+      if (progress.error) {
+        setStatus({ state: 'error', text: `Model error: ${progress.error}` })
+        return
+      }
       const done = progress.encodedTiles === progress.totalTiles
       setStatus((s) => ({
         state: done ? 'ready' : 'encoding',
@@ -71,6 +75,7 @@ export function useSegmentation(
         text: `Model ${model.version}: loading…`,
       })
       await loadModel(model)
+      if (!current) return
       // The worker keeps its own copy: the page's samples stay with the display.
       const copy = samples.slice() as RawSamples
       await worker.open(
@@ -84,7 +89,11 @@ export function useSegmentation(
         },
         editor.visibleArea() ?? undefined,
       )
-      if (!current) return
+      if (!current) {
+        // Closed while the worker was opening it (the close went first): close it again.
+        worker.close(imageKey)
+        return
+      }
       const assist: SegmentationAssist = {
         version: model.version,
         click: (objectKey, clicks) => worker.click(imageKey, objectKey, clicks),
