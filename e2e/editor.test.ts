@@ -3,23 +3,16 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../server/test/harness.ts'
-import { AppPages } from './fixtures/AppPages.ts'
-import { type BrowserSession, openBrowser } from './fixtures/browser.ts'
-import { EditorPage } from './fixtures/EditorPage.ts'
+import type { BrowserSession } from './fixtures/browser.ts'
+import { openEditorAs } from './fixtures/EditorPage.ts'
 
 let server: TestServer
 let projectId: number
 let imageId: number
 const sessions: BrowserSession[] = []
 
-async function editorFor(username: string) {
-  const session = await openBrowser(server.url)
-  sessions.push(session)
-  await new AppPages(session.page).login(username, `${username}-password`)
-  const editor = new EditorPage(session.page)
-  await editor.open(projectId, imageId)
-  return { session, editor }
-}
+const editorFor = (username: string) =>
+  openEditorAs(sessions, server.url, username, projectId, imageId)
 
 beforeAll(async () => {
   server = await startTestServer()

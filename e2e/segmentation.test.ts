@@ -8,9 +8,8 @@ import { generateNuclei } from '../server/src/demo/syntheticNuclei.ts'
 import { startTestServer, type TestServer } from '../server/test/harness.ts'
 import { maskIoU } from '../shared/geometry/iou.ts'
 import { rasterizePolygon } from '../shared/geometry/rasterize.ts'
-import { AppPages } from './fixtures/AppPages.ts'
-import { type BrowserSession, openBrowser } from './fixtures/browser.ts'
-import { EditorPage } from './fixtures/EditorPage.ts'
+import type { BrowserSession } from './fixtures/browser.ts'
+import { openEditorAs } from './fixtures/EditorPage.ts'
 
 let server: TestServer
 let projectId: number
@@ -19,14 +18,8 @@ const sessions: BrowserSession[] = []
 const demo = DEMO_IMAGES[0]
 const truth = generateNuclei(demo.spec)
 
-async function editorFor(username: string) {
-  const session = await openBrowser(server.url)
-  sessions.push(session)
-  await new AppPages(session.page).login(username, `${username}-password`)
-  const editor = new EditorPage(session.page)
-  await editor.open(projectId, imageId)
-  return { session, editor, page: session.page }
-}
+const editorFor = (username: string) =>
+  openEditorAs(sessions, server.url, username, projectId, imageId)
 
 beforeAll(async () => {
   server = await startTestServer()

@@ -20,6 +20,14 @@ function axisWeights(inSize: number, factor: number, outSize: number) {
   return { lo, hi, weight }
 }
 
+/** Sizes of a refinement: the coarse map's and the full-resolution crop's. */
+function refinedSize(coarse: Planes, details: Planes, stride: number) {
+  const { channels, width: cw, height: ch } = coarse
+  if (details.channels !== channels - 1)
+    throw new Error(`coarse has ${channels} channels for ${details.channels} detail channels`)
+  return { channels, cw, ch, width: cw * stride, height: ch * stride }
+}
+
 /**
  * Full-resolution mask logits over a crop (width × height, multiples of `stride` of the coarse
  * map) whose top-left is (x0, y0) in the details planes; detail samples outside them count 0.
@@ -31,11 +39,7 @@ export function refineWithDetails(
   y0: number,
   stride: number,
 ): Float32Array {
-  const { channels, width: cw, height: ch } = coarse
-  const width = cw * stride
-  const height = ch * stride
-  if (details.channels !== channels - 1)
-    throw new Error(`coarse has ${channels} channels for ${details.channels} detail channels`)
+  const { channels, cw, ch, width, height } = refinedSize(coarse, details, stride)
   const xs = axisWeights(cw, stride, width)
   const ys = axisWeights(ch, stride, height)
   const source = coarse.data
@@ -146,11 +150,7 @@ export function refineMaskLogits(
   stride: number,
   threshold: number,
 ): Float32Array {
-  const { channels, width: cw, height: ch } = coarse
-  const width = cw * stride
-  const height = ch * stride
-  if (details.channels !== channels - 1)
-    throw new Error(`coarse has ${channels} channels for ${details.channels} detail channels`)
+  const { channels, cw, ch, width, height } = refinedSize(coarse, details, stride)
   const cells = cw * ch
   const maxima = Array.from({ length: channels }, (_, c) =>
     neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, c > 0),

@@ -204,14 +204,19 @@ export class Segmenter {
     return { crop, logits, lowRes: coarse.data.slice(0, fh * fw) }
   }
 
-  /** Instance proposals of the automatic head over the (unpadded) image. */
-  propose(encoded: EncodedImage): { labels: Uint32Array; proposals: Proposal[] } {
-    const head: HeadLogits = {
+  /** The automatic head's logits over the (unpadded) image. */
+  headOf(encoded: EncodedImage): HeadLogits {
+    return {
       width: encoded.width,
       height: encoded.height,
       foreground: cropPlanes(encoded.foreground, 0, 0, encoded.width, encoded.height).data,
       distance: cropPlanes(encoded.distance, 0, 0, encoded.width, encoded.height).data,
     }
+  }
+
+  /** Instance proposals of the automatic head over the (unpadded) image. */
+  propose(encoded: EncodedImage): { labels: Uint32Array; proposals: Proposal[] } {
+    const head = this.headOf(encoded)
     const p = this.card.proposals
     return proposeInstances(head, {
       foregroundThreshold: p.foregroundThreshold,

@@ -65,22 +65,13 @@ function backgroundTile(): Job | undefined {
 
 async function encodeTile(imageKey: string, open: OpenImage, tile: Tile) {
   const started = performance.now()
+  let error: string | undefined
   try {
     await open.session.encodeTile(tile)
-  } catch (error) {
+  } catch (e) {
     // The tile would fail again: stop the image's background work and tell the page.
     open.background = false
-    const { session } = open
-    post({
-      type: 'progress',
-      imageKey,
-      encodedTiles: session.tiles.length - session.pendingTiles().length,
-      totalTiles: session.tiles.length,
-      lastTileMs: performance.now() - started,
-      timings: { ...session.timings },
-      error: error instanceof Error ? error.message : String(error),
-    })
-    return
+    error = e instanceof Error ? e.message : String(e)
   }
   const { session } = open
   post({
@@ -90,6 +81,7 @@ async function encodeTile(imageKey: string, open: OpenImage, tile: Tile) {
     totalTiles: session.tiles.length,
     lastTileMs: performance.now() - started,
     timings: { ...session.timings },
+    ...(error === undefined ? {} : { error }),
   })
 }
 

@@ -84,6 +84,17 @@ async function clickObject(
   return ious
 }
 
+/** Normalises a labelled image with its own statistics (as the browser does) and encodes it. */
+export async function encodeLabelledImage(segmenter: Segmenter, image: LabelledImage) {
+  const { width, height, channels } = image
+  const stats = Array.from({ length: channels }, (_, c) =>
+    computeChannelStats(image.pixels.filter((_, i) => i % channels === c)),
+  )
+  const modelChannels = segmenter.card.input.channels
+  const data = normalizeImage(image.pixels, width, height, channels, stats, modelChannels)
+  return segmenter.encode({ data, channels: modelChannels, height, width })
+}
+
 export async function evaluateModel(
   segmenter: Segmenter,
   images: AsyncIterable<LabelledImage> | Iterable<LabelledImage>,
@@ -98,18 +109,7 @@ export async function evaluateModel(
   let nImages = 0
   for await (const image of images) {
     nImages++
-    const { width, height, channels } = image
-    const stats = Array.from({ length: channels }, (_, c) =>
-      computeChannelStats(image.pixels.filter((_, i) => i % channels === c)),
-    )
-    const modelChannels = segmenter.card.input.channels
-    const normalized = normalizeImage(image.pixels, width, height, channels, stats, modelChannels)
-    const encoded = await segmenter.encode({
-      data: normalized,
-      channels: modelChannels,
-      height,
-      width,
-    })
+    const encoded = await encodeLabelledImage(segmenter, image)
     const objects = [...new Set(image.labels)].filter((l) => l !== 0)
     for (const label of objects) {
       const ious = await clickObject(segmenter, encoded, image, label)

@@ -4,13 +4,13 @@
 // model learnt from rather than the trainer's defaults; held-out images stay a fair test.
 import { createHash } from 'node:crypto'
 import { matchInstances } from '../../../shared/ml/metrics.ts'
-import { computeChannelStats, normalizeImage } from '../../../shared/ml/normalization.ts'
 import {
   type HeadLogits,
   type ProposalOptions,
   proposeInstances,
 } from '../../../shared/ml/proposals.ts'
-import { cropPlanes, type Segmenter } from '../../../shared/ml/segmenter.ts'
+import type { Segmenter } from '../../../shared/ml/segmenter.ts'
+import { encodeLabelledImage } from './evaluateModel.ts'
 import type { LabelledImage } from './labelledFolder.ts'
 
 export const HELD_OUT_SALT = 'tessera-held-out-v1:'
@@ -40,23 +40,9 @@ export async function encodeHeads(
   images: AsyncIterable<LabelledImage> | Iterable<LabelledImage>,
 ): Promise<Head[]> {
   const heads: Head[] = []
-  const modelChannels = segmenter.card.input.channels
   for await (const image of images) {
-    const { width, height, channels } = image
-    const stats = Array.from({ length: channels }, (_, c) =>
-      computeChannelStats(image.pixels.filter((_, i) => i % channels === c)),
-    )
-    const data = normalizeImage(image.pixels, width, height, channels, stats, modelChannels)
-    const encoded = await segmenter.encode({ data, channels: modelChannels, height, width })
-    heads.push({
-      labels: image.labels,
-      head: {
-        width,
-        height,
-        foreground: cropPlanes(encoded.foreground, 0, 0, width, height).data,
-        distance: cropPlanes(encoded.distance, 0, 0, width, height).data,
-      },
-    })
+    const encoded = await encodeLabelledImage(segmenter, image)
+    heads.push({ labels: image.labels, head: segmenter.headOf(encoded) })
   }
   return heads
 }
