@@ -14,7 +14,6 @@ import {
 } from '../../shared/doc/index.ts'
 import { CloseCode } from '../../shared/schemas/closeCodes.ts'
 import { computeImageIndex, DocStore, readImageIndex } from '../src/collab/index.ts'
-import { openDatabase } from '../src/db/database.ts'
 import {
   type CollabClient,
   collabProject,

@@ -117,6 +117,43 @@ describe('ImageSession on the shipped model', () => {
     expect(two.mask.reduce((s, v) => s + v, 0)).toBeLessThan(area)
   })
 
+  it('makes every clicked pixel follow its click, keeping the polygon to the first object', async () => {
+    const session = new ImageSession(segmenter, rawOf(demo))
+    await session.encodeTile(session.tiles[0])
+    const n = demo.nuclei.find((m) => m.cx > 100 && m.cy > 100 && m.cx < 400 && m.cy < 400)!
+    const start = { x: Math.floor(n.cx), y: Math.floor(n.cy), positive: true }
+    // A background pixel inside the object's crop, at least 6 px from every nucleus pixel.
+    let far: { x: number; y: number } | null = null
+    for (let dy = -60; dy <= 60 && !far; dy += 3)
+      for (let dx = -60; dx <= 60 && !far; dx += 3) {
+        const x = start.x + dx
+        const y = start.y + dy
+        let clear = true
+        for (let v = -6; v <= 6 && clear; v++)
+          for (let u = -6; u <= 6 && clear; u++)
+            if (demo.labels[(y + v) * 512 + x + u]) clear = false
+        if (clear) far = { x, y }
+      }
+    expect(far).not.toBeNull()
+    const at = (
+      r: { rect: { x: number; y: number; width: number }; mask: Uint8Array },
+      p: { x: number; y: number },
+    ) => r.mask[(p.y - r.rect.y) * r.rect.width + (p.x - r.rect.x)]
+    const one = await session.click(9, [start])
+    expect(at(one, far!)).toBe(0)
+    const two = await session.click(9, [start, { ...far!, positive: true }])
+    expect(at(two, far!)).toBe(1)
+    // The polygon is still the clicked nucleus alone, not the lone pixel far from it.
+    expect(iouWithLabel(two.rings!, demo, n.label)).toBeGreaterThan(0.7)
+    // A negative click on the first click's pixel removes it; the later click wins.
+    const three = await session.click(9, [
+      start,
+      { ...far!, positive: true },
+      { ...start, positive: false },
+    ])
+    expect(at(three, start)).toBe(0)
+  })
+
   it('gives proposals over tiles of a large image without duplicates in the overlaps', async () => {
     const big = generateNuclei({
       seed: 5,

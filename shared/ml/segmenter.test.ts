@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRandom } from '../random/createRandom.ts'
-import { cropPlanes, type Planes } from './segmenter.ts'
+import { applyClickConsistency, CLICK_LOGIT, cropPlanes, type Planes } from './segmenter.ts'
 
 /** The definition: every output cell takes the source cell at its place, or 0 outside it. */
 function naiveCrop(source: Planes, x0: number, y0: number, width: number, height: number) {
@@ -131,5 +131,25 @@ describe('refineMaskLogits', () => {
       }
       expect(skipped).toBeGreaterThan(0)
     }
+  })
+})
+
+describe('applyClickConsistency', () => {
+  it("gives each clicked pixel its click's label, the later click winning, and ignores clicks outside", () => {
+    const logits = new Float32Array(4 * 3).fill(-1)
+    logits[5] = 3
+    applyClickConsistency(logits, 4, 3, [
+      { x: 2, y: 2, positive: true },
+      { x: 1.7, y: 1.2, positive: false },
+      { x: 0, y: 0, positive: true },
+      { x: 0, y: 0, positive: false },
+      { x: 4, y: 1, positive: true },
+      { x: -1, y: 0, positive: true },
+    ])
+    const expected = new Float32Array(12).fill(-1)
+    expected[10] = CLICK_LOGIT
+    expected[5] = -CLICK_LOGIT
+    expected[0] = -CLICK_LOGIT
+    expect(logits).toEqual(expected)
   })
 })

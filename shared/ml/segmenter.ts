@@ -166,7 +166,10 @@ export class Segmenter {
     crop: { x: number; y: number; width: number; height: number },
     clicks: readonly Click[],
     previous: Float32Array | null,
-    /** Exact logits everywhere (parity checks); by default only where the mask can be. */
+    /**
+     * The decoder's exact logits everywhere, without click consistency (parity checks); by
+     * default exact only where the mask can be, and the clicked pixels follow their clicks.
+     */
     options: { exactLogits?: boolean } = {},
   ): Promise<CropResult> {
     const stride = this.card.input.featureStride
@@ -200,6 +203,7 @@ export class Segmenter {
           stride,
           this.card.clickEncoding.maskThreshold,
         )
+    if (!options.exactLogits) applyClickConsistency(logits, crop.width, crop.height, local)
     this.lastDecode = { runMs: ran - started, refineMs: performance.now() - ran }
     return { crop, logits, lowRes: coarse.data.slice(0, fh * fw) }
   }
@@ -233,3 +237,26 @@ export class Segmenter {
 
 /** Decoder input for "no previous mask", as the trainer uses it (card.decoder.inputs). */
 export const NO_PREVIOUS_MASK_LOGIT = -20
+
+/** Logit magnitude a clicked pixel is set to (see applyClickConsistency). */
+export const CLICK_LOGIT = 20
+
+/**
+ * Click consistency (card.clickEncoding.consistency): each clicked pixel takes its click's
+ * label whatever the decoder predicted there, a later click on the same pixel winning, so a
+ * click on a wrongly labelled pixel always changes the mask. Clicks are in crop coordinates;
+ * those outside the crop are ignored. In place. The trainer does the same (clicks.apply_clicks).
+ */
+export function applyClickConsistency(
+  logits: Float32Array,
+  width: number,
+  height: number,
+  clicks: readonly Click[],
+) {
+  for (const click of clicks) {
+    const x = Math.floor(click.x)
+    const y = Math.floor(click.y)
+    if (x >= 0 && y >= 0 && x < width && y < height)
+      logits[y * width + x] = click.positive ? CLICK_LOGIT : -CLICK_LOGIT
+  }
+}

@@ -21,6 +21,13 @@ from .pretrain import CARD_FILE, CHECKPOINT_FILE, PretrainOptions, choose_device
 from .train import TrainConfig
 
 
+def _widths(text: str) -> tuple:
+    values = tuple(int(v) for v in text.split(","))
+    if len(values) != 4 or min(values) < 1:
+        raise argparse.ArgumentTypeError("four positive integers, e.g. 16,32,64,96")
+    return values
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tessera_trainer")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -42,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--eval-max-clicks", type=int, default=20)
     pre.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tune)")
     pre.add_argument("--real-fraction", type=float, default=0.6, help="share of each batch drawn from --real folders")
+    pre.add_argument("--max-prior-rounds", type=int, default=3, help="most simulated click rounds before the one trained on")
+    pre.add_argument("--freeze-encoder", action="store_true", help="train the click decoder only (needs --init)")
+    default = ModelConfig()
+    pre.add_argument("--widths", type=_widths, default=default.widths, help="encoder widths at 1/2..1/16, e.g. 16,32,64,96")
+    pre.add_argument("--feature-channels", type=int, default=default.feature_channels, help="channels of the features at 1/4")
 
     exp = commands.add_parser("export", help="export ONNX files, parity fixture and card from a checkpoint")
     exp.add_argument("--checkpoint", type=Path, required=True)
@@ -63,6 +75,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "pretrain":
         if args.steps is None and args.minutes is None:
             raise SystemExit("pretrain: give --steps or --minutes")
+        if args.freeze_encoder and args.init is None:
+            raise SystemExit("pretrain: --freeze-encoder needs --init (an encoder to keep)")
         command = "python -m tessera_trainer " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
         options = PretrainOptions(
             out=args.out,
@@ -75,8 +89,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 batch_size=args.batch_size,
                 crop_size=args.crop_size,
                 learning_rate=args.learning_rate,
+                max_prior_rounds=args.max_prior_rounds,
+                freeze_encoder=args.freeze_encoder,
             ),
-            model=ModelConfig(),
+            model=ModelConfig(widths=args.widths, feature_channels=args.feature_channels),
             seed=args.seed,
             synthetic_eval_images=args.synthetic_eval_images,
             eval_max_clicks=args.eval_max_clicks,

@@ -130,6 +130,10 @@ def build_card(
             "exactness": "the decoder recovers each cell's distance to the nearest click from these maps "
             "(d^2 = -2 sigma^2 ln value), so encode with exactly this sigma and formula",
             "maskThreshold": 0.0,
+            "consistency": "after the refinement each clicked pixel takes its click's label (logit +20 for a "
+            "positive click, -20 for a negative one; a later click on the same pixel wins), so a click on a "
+            "wrongly labelled pixel always changes the mask; trainer clicks.apply_clicks, "
+            "shared/ml/segmenter.ts applyClickConsistency; evaluation and training clicks follow it",
         },
         "proposals": {
             "from": ["foreground", "distance"],

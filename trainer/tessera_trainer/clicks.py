@@ -108,6 +108,18 @@ def next_click(target: np.ndarray, prediction: np.ndarray) -> Optional[Click]:
     return Click(x=index % width, y=index // width, positive=positive)
 
 
+def apply_clicks(prediction: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+    """Click consistency: each clicked pixel takes its click's label (a later click on the same
+    pixel wins), whatever the decoder predicted there. A copy; the runtimes do the same
+    (shared/ml/segmenter.ts), so a click on a wrongly labelled pixel always changes the mask."""
+    out = np.array(prediction, dtype=bool, copy=True)
+    height, width = out.shape
+    for click in clicks:
+        if 0 <= click.y < height and 0 <= click.x < width:
+            out[click.y, click.x] = click.positive
+    return out
+
+
 def random_interior_click(target: np.ndarray, rng: np.random.Generator) -> Optional[Click]:
     """A positive click at a random pixel well inside the object (distance >= 40% of the
     maximum), so training also sees clicks that a person makes off the exact centre."""

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .clicks import NO_PREVIOUS_MASK_LOGIT, Click, clicks_to_reach, encode_click_batch, first_click, next_click
+from .clicks import NO_PREVIOUS_MASK_LOGIT, Click, apply_clicks, clicks_to_reach, encode_click_batch, first_click, next_click
 from .data import LabelledImage, object_boxes
 from .model import FEATURE_STRIDE, SIZE_MULTIPLE, ClickDecoder, ImageEncoder
 from .proposals import propose_instances
@@ -140,9 +140,10 @@ def _run_group(decoder, features, details, labels, group, win_h, win_w, max_clic
         predictions = (mask[:, 0] > 0).cpu().numpy()
         still = []
         for row, index in enumerate(active):
-            iou = mask_iou(predictions[row], targets[index])
+            prediction = apply_clicks(predictions[row], clicks[index])
+            iou = mask_iou(prediction, targets[index])
             ious[index].append(iou)
-            click = next_click(targets[index], predictions[row])
+            click = next_click(targets[index], prediction)
             if iou < stop_at and click is not None:
                 clicks[index].append(click)
                 still.append(index)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .clicks import NO_PREVIOUS_MASK_LOGIT, Click, encode_click_batch, first_click, next_click, random_interior_click
+from .clicks import NO_PREVIOUS_MASK_LOGIT, Click, apply_clicks, encode_click_batch, first_click, next_click, random_interior_click
 from .data import Batch, TrainingSampler
 from .model import FEATURE_STRIDE, ClickDecoder, ImageEncoder
 
@@ -31,6 +31,9 @@ class TrainConfig:
     max_prior_rounds: int = 3
     centre_click_probability: float = 0.7
     log_every: int = 25
+    # Fine-tune the click decoder alone: the encoder (and so the automatic head) stays as it is,
+    # runs in eval mode without gradients, and each step costs a fraction of a joint one.
+    freeze_encoder: bool = False
 
 
 @dataclass
@@ -84,7 +87,7 @@ def add_error_clicks(
         mask, previous = decoder(features, details, maps, previous)
         predictions = (mask[:, 0] > 0).cpu().numpy()
         for index, target in enumerate(targets):
-            click = next_click(target, predictions[index])
+            click = next_click(target, apply_clicks(predictions[index], clicks[index]))
             if click is not None:
                 clicks[index].append(click)
     return previous
@@ -103,7 +106,11 @@ def training_step(
     foreground_target = batch.foreground.to(device)
     distance_target = batch.distance.to(device)
     target = torch.from_numpy(batch.target.astype(np.float32))[:, None].to(device)
-    features, details, foreground, distance = encoder(image)
+    if config.freeze_encoder:
+        with torch.no_grad():
+            features, details, foreground, distance = encoder(image)
+    else:
+        features, details, foreground, distance = encoder(image)
     foreground_loss = mask_loss(foreground, foreground_target)
     distance_loss = F.binary_cross_entropy_with_logits(distance, distance_target)
 
@@ -120,8 +127,9 @@ def training_step(
     coarse = F.interpolate(mask_low, scale_factor=float(FEATURE_STRIDE), mode="bilinear", align_corners=False)
     # The coarse logits are fed back on the next click, so they get a loss of their own.
     click_loss = mask_loss(mask, target) + 0.4 * F.binary_cross_entropy_with_logits(coarse, target)
+    head_loss = foreground_loss.detach() + distance_loss.detach() if config.freeze_encoder else foreground_loss + distance_loss
     return {
-        "loss": click_loss + foreground_loss + distance_loss,
+        "loss": click_loss + head_loss,
         "click_loss": click_loss,
         "foreground_loss": foreground_loss,
         "distance_loss": distance_loss,
@@ -147,9 +155,9 @@ def train(
     """Trains until config.steps or config.minutes runs out (whichever comes first)."""
     if config.steps is None and config.minutes is None:
         raise ValueError("give steps or minutes")
-    parameters = list(encoder.parameters()) + list(decoder.parameters())
+    parameters = (list(encoder.parameters()) if not config.freeze_encoder else []) + list(decoder.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    encoder.train(); decoder.train()
+    encoder.train(not config.freeze_encoder); decoder.train()
     started = time.monotonic()
     records: List[TrainRecord] = []
     sums = {"loss": 0.0, "click_loss": 0.0, "foreground_loss": 0.0, "distance_loss": 0.0}

@@ -4,6 +4,7 @@ import numpy as np
 
 from tessera_trainer.clicks import (
     Click,
+    apply_clicks,
     clicks_to_reach,
     distance_transform,
     encode_clicks,
@@ -94,6 +95,29 @@ class NextClickTest(unittest.TestCase):
         prediction[7, 7] = True
         self.assertEqual(next_click(target, prediction), Click(x=1, y=1, positive=True))
         self.assertIsNone(next_click(target, target))
+
+
+class ApplyClicksTest(unittest.TestCase):
+    def test_clicked_pixels_follow_their_clicks_and_the_later_click_wins(self):
+        prediction = np.zeros((6, 6), dtype=bool)
+        prediction[1:4, 1:4] = True
+        clicks = [Click(x=5, y=5, positive=True), Click(x=2, y=2, positive=True), Click(x=2, y=2, positive=False)]
+        out = apply_clicks(prediction, clicks)
+        self.assertTrue(out[5, 5])
+        self.assertFalse(out[2, 2])
+        # Only the clicked pixels change, and the prediction itself is left as it was.
+        self.assertEqual(int((out != prediction).sum()), 2)
+        self.assertTrue(prediction[2, 2])
+
+    def test_the_next_simulated_click_moves_on_once_a_click_is_applied(self):
+        # A one-pixel miss the decoder ignores: without consistency the same click repeats forever.
+        target = np.zeros((8, 8), dtype=bool)
+        target[2:6, 2:6] = True
+        prediction = target.copy()
+        prediction[2, 2] = False
+        click = next_click(target, prediction)
+        self.assertEqual(click, Click(x=2, y=2, positive=True))
+        self.assertIsNone(next_click(target, apply_clicks(prediction, [click])))
 
 
 class EncodeClicksTest(unittest.TestCase):

@@ -103,6 +103,44 @@ class TinyPretrainTest(unittest.TestCase):
         original = json.loads((self.out / "parity.json").read_text())
         self.assertEqual(fixture["decoder"]["outputs"]["mask"]["data"], original["decoder"]["outputs"]["mask"]["data"])
 
+    def test_decoder_fine_tune_leaves_the_encoder_and_its_head_as_they_were(self):
+        tuned = Path(self.folder.name) / "tuned"
+        args = ["--device", "cpu", "pretrain", "--out", str(tuned), "--real", str(Path(self.folder.name) / "real"),
+                "--init", str(self.out / "checkpoint.pt"), "--freeze-encoder", "--max-prior-rounds", "6",
+                "--steps", "3", "--batch-size", "2", "--crop-size", "64", "--synthetic-eval-images", "1",
+                "--eval-max-clicks", "2"]
+        self.assertEqual(main(args), 0)
+        before = torch.load(self.out / "checkpoint.pt")
+        after = torch.load(tuned / "checkpoint.pt")
+        # Weights and BatchNorm statistics of the encoder are untouched; the decoder learned.
+        for name, value in before["encoder"].items():
+            self.assertTrue(torch.equal(value, after["encoder"][name]), name)
+        self.assertFalse(all(torch.equal(v, after["decoder"][k]) for k, v in before["decoder"].items()))
+        card = json.loads((tuned / "card.json").read_text())
+        self.assertTrue(card["training"]["config"]["freeze_encoder"])
+        self.assertEqual(card["training"]["config"]["max_prior_rounds"], 6)
+
+    def test_encoder_widths_come_from_the_command_line(self):
+        narrow = Path(self.folder.name) / "narrow"
+        args = ["--device", "cpu", "pretrain", "--out", str(narrow), "--real", str(Path(self.folder.name) / "real"),
+                "--widths", "8,16,24,32", "--feature-channels", "16", "--steps", "1", "--batch-size", "2",
+                "--crop-size", "64", "--synthetic-eval-images", "1", "--eval-max-clicks", "1"]
+        self.assertEqual(main(args), 0)
+        state = torch.load(narrow / "checkpoint.pt")
+        self.assertEqual(tuple(state["model"]["widths"]), (8, 16, 24, 32))
+        card = json.loads((narrow / "card.json").read_text())
+        self.assertLess(card["encoder"]["parameters"], self.card["encoder"]["parameters"])
+        self.assertEqual(card["encoder"]["outputs"][0]["shape"][1], 16)
+        # Fine-tuning a checkpoint of another architecture is refused.
+        with self.assertRaises(SystemExit):
+            main(args[:-10] + ["--init", str(self.out / "checkpoint.pt"), "--steps", "1"])
+        with self.assertRaises(SystemExit):
+            main(["pretrain", "--out", str(narrow), "--widths", "8,16", "--steps", "1"])
+
+    def test_decoder_fine_tune_needs_an_encoder_to_keep(self):
+        with self.assertRaises(SystemExit):
+            main(["pretrain", "--out", str(Path(self.folder.name) / "x"), "--freeze-encoder", "--steps", "1"])
+
 
 if __name__ == "__main__":
     unittest.main()
