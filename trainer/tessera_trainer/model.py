@@ -253,6 +253,32 @@ def fold_batch_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def widen_state(old: Dict[str, torch.Tensor], module: nn.Module) -> Dict[str, torch.Tensor]:
+    """A state for `module` (a wider network of the same layout) that computes what `old` did:
+    every tensor's old part is copied; a conv's weights from new input channels are zero, so the
+    new channels (freshly initialised producers, default BatchNorm) are ignored until training
+    grows those weights. Raises ValueError where a tensor shrinks or is missing."""
+    new = module.state_dict()
+    widened: Dict[str, torch.Tensor] = {}
+    for name, target in new.items():
+        if name not in old:
+            raise ValueError(f"{name} is not in the checkpoint")
+        source = old[name]
+        if source.shape == target.shape:
+            widened[name] = source.clone()
+            continue
+        if source.dim() != target.dim() or any(a > b for a, b in zip(source.shape, target.shape)):
+            raise ValueError(f"{name}: {tuple(source.shape)} cannot widen to {tuple(target.shape)}")
+        out = target.clone()
+        if name.endswith("bias") and source.dim() == 1 and "bn" not in name:
+            out.zero_()
+        if source.dim() == 4:
+            out[:, source.shape[1]:] = 0
+        out[tuple(slice(0, n) for n in source.shape)] = source
+        widened[name] = out
+    return widened
+
+
 def example_inputs(
     encoder: ImageEncoder, height: int, width: int
 ) -> Dict[str, torch.Tensor]:

@@ -28,7 +28,7 @@ from .data import (
 )
 from .evaluate import evaluate
 from .export import export_onnx, file_info, write_parity_fixture
-from .model import ClickDecoder, ImageEncoder, ModelConfig, build_networks, network_costs
+from .model import ClickDecoder, ImageEncoder, ModelConfig, build_networks, network_costs, widen_state
 from .synth import random_synthetic_image
 from .train import TrainConfig, TrainRecord, train
 
@@ -134,10 +134,18 @@ def pretrain(options: PretrainOptions, device: torch.device, log: Callable[[str]
     encoder, decoder = build_networks(options.model)
     if options.init is not None:
         state = torch.load(options.init, map_location="cpu")
-        if ModelConfig.from_dict(state["model"]) != options.model:
-            raise SystemExit(f"pretrain: {options.init} has another architecture than this trainer builds")
-        encoder.load_state_dict(state["encoder"])
-        decoder.load_state_dict(state["decoder"])
+        source = ModelConfig.from_dict(state["model"])
+        if source == options.model:
+            encoder.load_state_dict(state["encoder"])
+            decoder.load_state_dict(state["decoder"])
+        else:
+            # A narrower checkpoint of the same layout is widened without changing what it computes.
+            try:
+                encoder.load_state_dict(widen_state(state["encoder"], encoder))
+                decoder.load_state_dict(widen_state(state["decoder"], decoder))
+            except ValueError as error:
+                raise SystemExit(f"pretrain: {options.init} has another architecture than this trainer builds ({error})")
+            log(json.dumps({"event": "widened", "from": source.to_dict(), "to": options.model.to_dict()}))
         log(json.dumps({"event": "init", "checkpoint": str(options.init), "version": state.get("version")}))
     encoder.to(device); decoder.to(device)
 

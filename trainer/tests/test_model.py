@@ -11,6 +11,7 @@ from tessera_trainer.model import (
     count_macs,
     fold_batch_norm,
     network_costs,
+    widen_state,
 )
 
 
@@ -78,6 +79,36 @@ class FoldBatchNormTest(unittest.TestCase):
             self.assertFalse(any(isinstance(m, nn.BatchNorm2d) for m in folded.modules()))
             for before, after in zip(expected, folded(image)):
                 torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+
+
+class WidenStateTest(unittest.TestCase):
+    def test_a_widened_encoder_computes_what_the_narrow_one_did_and_then_learns(self):
+        torch.manual_seed(2)
+        narrow = ImageEncoder(widths=(8, 16, 24, 32))
+        narrow.train()
+        with torch.no_grad():
+            for _ in range(3):  # non-trivial running statistics
+                narrow(torch.rand(2, 2, 32, 32) * 3)
+        narrow.eval()
+        wide = ImageEncoder(widths=(8, 16, 40, 64))
+        wide.load_state_dict(widen_state(narrow.state_dict(), wide))
+        wide.eval()
+        image = torch.rand(1, 2, 64, 48)
+        with torch.no_grad():
+            for before, after in zip(narrow(image), wide(image)):
+                torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
+        # The new channels take part once trained: the consumers' zero weights get gradients.
+        wide.train()
+        features = wide(image)[0]
+        features.square().mean().backward()
+        self.assertGreater(float(wide.lateral4.weight.grad[:, 32:].abs().sum()), 0.0)
+
+    def test_a_narrower_or_different_network_is_refused(self):
+        wide = ImageEncoder(widths=(8, 16, 40, 64))
+        with self.assertRaises(ValueError):
+            widen_state(wide.state_dict(), ImageEncoder(widths=(8, 16, 24, 32)))
+        with self.assertRaises(ValueError):
+            widen_state({}, wide)
 
 
 if __name__ == "__main__":
