@@ -122,7 +122,10 @@ const PAGE_SCRIPT = `async ({ projectId, imageIds, objects, firstRuns, threads }
 }`
 
 export async function run(): Promise<Record<string, number>> {
-  const server = await startTestServer()
+  // BENCH_MODELS_DIR: time a candidate model (a folder of versions, as TESSERA_MODELS_DIR).
+  const server = await startTestServer(
+    process.env.BENCH_MODELS_DIR ? { modelsDir: process.env.BENCH_MODELS_DIR } : {},
+  )
   const browser = await openBrowser(server.url)
   try {
     const projectId = (await server.admin.request('POST', '/api/projects', { name: 'Bench' })).body

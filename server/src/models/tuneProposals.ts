@@ -25,8 +25,8 @@ export function isHeldOut(id: string): boolean {
 export const PROPOSAL_GRID = {
   foregroundThreshold: [0.4, 0.5, 0.6],
   seedThreshold: [0.3, 0.4, 0.5, 0.6, 0.7],
-  minSeedArea: [3, 8, 16],
-  minArea: [8, 16, 32],
+  minSeedArea: [3, 8, 16, 32],
+  minArea: [8, 16, 32, 48],
 }
 
 interface Head {
