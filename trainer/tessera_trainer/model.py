@@ -270,8 +270,6 @@ def widen_state(old: Dict[str, torch.Tensor], module: nn.Module) -> Dict[str, to
         if source.dim() != target.dim() or any(a > b for a, b in zip(source.shape, target.shape)):
             raise ValueError(f"{name}: {tuple(source.shape)} cannot widen to {tuple(target.shape)}")
         out = target.clone()
-        if name.endswith("bias") and source.dim() == 1 and "bn" not in name:
-            out.zero_()
         if source.dim() == 4:
             out[:, source.shape[1]:] = 0
         out[tuple(slice(0, n) for n in source.shape)] = source
