@@ -83,11 +83,13 @@ export function refineWithDetails(
   return out
 }
 
-/** Per channel, the largest |value| in each stride × stride block (partial blocks at the edges). */
-export function blockMaxAbs(planes: Planes, stride: number): Planes {
+/** Per channel, the smallest and largest value in each stride × stride block (partial blocks at
+ * the edges). */
+export function blockRange(planes: Planes, stride: number): { min: Planes; max: Planes } {
   const width = Math.ceil(planes.width / stride)
   const height = Math.ceil(planes.height / stride)
-  const data = new Float32Array(planes.channels * width * height)
+  const min = new Float32Array(planes.channels * width * height).fill(Number.POSITIVE_INFINITY)
+  const max = new Float32Array(planes.channels * width * height).fill(Number.NEGATIVE_INFINITY)
   const { width: pw, height: ph } = planes
   for (let c = 0; c < planes.channels; c++) {
     const base = c * pw * ph
@@ -96,24 +98,26 @@ export function blockMaxAbs(planes: Planes, stride: number): Planes {
       const row = out + Math.floor(y / stride) * width
       const from = base + y * pw
       for (let x = 0; x < pw; x++) {
-        const v = Math.abs(planes.data[from + x])
+        const v = planes.data[from + x]
         const i = row + Math.floor(x / stride)
-        if (v > data[i]) data[i] = v
+        if (v < min[i]) min[i] = v
+        if (v > max[i]) max[i] = v
       }
     }
   }
-  return { data, channels: planes.channels, width, height }
+  const shape = { channels: planes.channels, width, height }
+  return { min: { data: min, ...shape }, max: { data: max, ...shape } }
 }
 
-/** Max over each cell's 3 × 3 neighbourhood (clamped), of the value or of its magnitude. */
-function neighbourhoodMax(plane: Float32Array, width: number, height: number, magnitude: boolean) {
+/** Max over each cell's 3 × 3 neighbourhood (clamped) of `sign` · value (−max of −value: min). */
+function neighbourhoodMax(plane: Float32Array, width: number, height: number, sign: 1 | -1) {
   const rows = new Float32Array(width * height)
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let best = Number.NEGATIVE_INFINITY
       for (let dx = -1; dx <= 1; dx++) {
         const xx = Math.min(width - 1, Math.max(0, x + dx))
-        const v = magnitude ? Math.abs(plane[y * width + xx]) : plane[y * width + xx]
+        const v = sign * plane[y * width + xx]
         if (v > best) best = v
       }
       rows[y * width + x] = best
@@ -134,17 +138,19 @@ function neighbourhoodMax(plane: Float32Array, width: number, height: number, ma
 }
 
 /**
- * Mask logits as refineWithDetails gives them wherever they can exceed `threshold`; elsewhere an
- * upper bound that does not (so `logit > threshold` is the same mask). Each output block of
- * stride × stride pixels interpolates only the 3 × 3 coarse cells around its own, so its logits
- * are at most max(up[0]) + Σ_k max|up[k]|·max|details[k−1]| over the block; blocks whose bound
- * stays at or below the threshold (most of a crop around one object) are skipped.
- * `detailBlockMax` is blockMaxAbs(details, stride); (x0, y0) are multiples of stride.
+ * Mask logits as refineWithDetails gives them wherever the mask's edge can be; elsewhere a bound
+ * on the same side of `threshold`, so `logit > threshold` is the same mask. Each output block of
+ * stride × stride pixels interpolates only the 3 × 3 coarse cells around its own, so by interval
+ * arithmetic its logits lie within [min up[0] + Σ_k min(up[k]·details[k−1]), max up[0] +
+ * Σ_k max(up[k]·details[k−1])], the extremes taken over those cells and the block's details.
+ * Blocks whose interval lies on one side of the threshold (clear background and the inside of
+ * the object) are filled with its nearer end; only those the edge may cross are computed.
+ * `detailRange` is blockRange(details, stride); (x0, y0) are multiples of stride.
  */
 export function refineMaskLogits(
   coarse: Planes,
   details: Planes,
-  detailBlockMax: Planes,
+  detailRange: { min: Planes; max: Planes },
   x0: number,
   y0: number,
   stride: number,
@@ -152,8 +158,11 @@ export function refineMaskLogits(
 ): Float32Array {
   const { channels, cw, ch, width, height } = refinedSize(coarse, details, stride)
   const cells = cw * ch
-  const maxima = Array.from({ length: channels }, (_, c) =>
-    neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, c > 0),
+  const highs = Array.from({ length: channels }, (_, c) =>
+    neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, 1),
+  )
+  const negatedLows = Array.from({ length: channels }, (_, c) =>
+    neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, -1),
   )
   const xs = axisWeights(cw, stride, width)
   const ys = axisWeights(ch, stride, height)
@@ -163,23 +172,43 @@ export function refineMaskLogits(
   const dw = details.width
   const dh = details.height
   const plane = dw * dh
-  const bw = detailBlockMax.width
-  const bh = detailBlockMax.height
+  const bw = detailRange.max.width
+  const bh = detailRange.max.height
   const bx0 = x0 / stride
   const by0 = y0 / stride
+  const fill = (bx: number, by: number, value: number) => {
+    for (let y = by * stride; y < (by + 1) * stride; y++)
+      out.fill(value, y * width + bx * stride, y * width + (bx + 1) * stride)
+  }
   for (let by = 0; by < ch; by++) {
     for (let bx = 0; bx < cw; bx++) {
       const cell = by * cw + bx
-      let bound = maxima[0][cell]
+      let high = highs[0][cell]
+      let low = -negatedLows[0][cell]
       const gx = bx0 + bx
       const gy = by0 + by
+      // A block outside the details planes (which are whole blocks) gets no detail term.
       if (gx >= 0 && gy >= 0 && gx < bw && gy < bh) {
-        for (let k = 1; k < channels; k++)
-          bound += maxima[k][cell] * detailBlockMax.data[((k - 1) * bh + gy) * bw + gx]
+        for (let k = 1; k < channels; k++) {
+          const b = ((k - 1) * bh + gy) * bw + gx
+          const dMin = detailRange.min.data[b]
+          const dMax = detailRange.max.data[b]
+          const uMax = highs[k][cell]
+          const uMin = -negatedLows[k][cell]
+          const p1 = uMin * dMin
+          const p2 = uMin * dMax
+          const p3 = uMax * dMin
+          const p4 = uMax * dMax
+          high += Math.max(p1, p2, p3, p4)
+          low += Math.min(p1, p2, p3, p4)
+        }
       }
-      if (bound <= threshold - 1e-4) {
-        for (let y = by * stride; y < (by + 1) * stride; y++)
-          out.fill(bound, y * width + bx * stride, y * width + (bx + 1) * stride)
+      if (high <= threshold - 1e-4) {
+        fill(bx, by, high)
+        continue
+      }
+      if (low > threshold + 1e-4) {
+        fill(bx, by, low)
         continue
       }
       for (let y = by * stride; y < (by + 1) * stride; y++) {

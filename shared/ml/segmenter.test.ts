@@ -83,13 +83,16 @@ describe('refineWithDetails', () => {
 
 describe('refineMaskLogits', () => {
   it('gives the same mask as the exact refinement, and the same logits wherever it computes them', async () => {
-    const { blockMaxAbs, refineMaskLogits, refineWithDetails } = await import('./refine.ts')
+    const { blockRange, refineMaskLogits, refineWithDetails } = await import('./refine.ts')
     const random = createRandom(12)
     const stride = 4
+    let skippedInside = 0
+    let skippedOutside = 0
     for (let trial = 0; trial < 20; trial++) {
       const cw = 16
       const ch = 12
-      // A blob of positive logits in a mostly clearly negative map, as around one object.
+      // A blob of positive logits in a mostly clearly negative map, as around one object; the
+      // details are non-negative as the encoder's (a ReLU's) are, some blocks all zero.
       const cx = random() * cw
       const cy = random() * ch
       const coarse: Planes = {
@@ -100,7 +103,7 @@ describe('refineMaskLogits', () => {
       }
       for (let y = 0; y < ch; y++)
         for (let x = 0; x < cw; x++) {
-          coarse.data[y * cw + x] = 6 - 2.5 * Math.hypot(x - cx, y - cy) + random()
+          coarse.data[y * cw + x] = 8 - 2.5 * Math.hypot(x - cx, y - cy) + random()
           for (let k = 1; k < 3; k++) coarse.data[(k * ch + y) * cw + x] = random() * 2 - 1
         }
       const details: Planes = {
@@ -109,28 +112,27 @@ describe('refineMaskLogits', () => {
         height: 60,
         data: new Float32Array(2 * 80 * 60),
       }
-      details.data = details.data.map(() => random() * 3 - 1.5)
+      details.data = details.data.map(() => Math.max(0, random() * 2 - 0.5))
       const [x0, y0] = [4 * Math.floor(random() * 8), 4 * Math.floor(random() * 6)]
       const exact = refineWithDetails(coarse, details, x0, y0, stride)
-      const fast = refineMaskLogits(
-        coarse,
-        details,
-        blockMaxAbs(details, stride),
-        x0,
-        y0,
-        stride,
-        0,
-      )
-      let skipped = 0
+      const fast = refineMaskLogits(coarse, details, blockRange(details, stride), x0, y0, stride, 0)
+      // A skipped pixel holds a bound between the threshold (0) and its exact logit.
       for (let i = 0; i < exact.length; i++) {
         expect(fast[i] > 0).toBe(exact[i] > 0)
         if (Math.abs(fast[i] - exact[i]) > 1e-4) {
-          skipped++
-          expect(fast[i]).toBeGreaterThanOrEqual(exact[i] - 1e-4)
+          if (exact[i] > 0) {
+            skippedInside++
+            expect(fast[i]).toBeLessThanOrEqual(exact[i] + 1e-4)
+          } else {
+            skippedOutside++
+            expect(fast[i]).toBeGreaterThanOrEqual(exact[i] - 1e-4)
+          }
         }
       }
-      expect(skipped).toBeGreaterThan(0)
     }
+    // Both kinds of block were skipped: clear background and the object's inside.
+    expect(skippedOutside).toBeGreaterThan(0)
+    expect(skippedInside).toBeGreaterThan(0)
   })
 })
 

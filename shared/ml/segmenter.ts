@@ -5,7 +5,7 @@ import type { ModelCard } from '../schemas/modelCard.ts'
 import { encodeClicks } from './clickEncoding.ts'
 import type { Click } from './clickSimulation.ts'
 import { type HeadLogits, type Proposal, proposeInstances } from './proposals.ts'
-import { blockMaxAbs, refineMaskLogits, refineWithDetails } from './refine.ts'
+import { blockRange, refineMaskLogits, refineWithDetails } from './refine.ts'
 
 /** The part of onnxruntime's API this module uses (web and node share it). */
 export interface OrtTensor {
@@ -39,8 +39,9 @@ export interface EncodedImage {
   details: Planes
   foreground: Planes
   distance: Planes
-  /** Largest |detail| per stride-sized block, for skipping clear background on each click. */
-  detailBlockMax: Planes
+  /** Smallest and largest detail per stride-sized block, for skipping the blocks that the
+   * mask's edge cannot cross on each click. */
+  detailRange: { min: Planes; max: Planes }
 }
 
 export interface CropResult {
@@ -139,7 +140,7 @@ export class Segmenter {
       details,
       foreground: planesOf(out.foreground),
       distance: planesOf(out.distance),
-      detailBlockMax: blockMaxAbs(details, this.card.input.featureStride),
+      detailRange: blockRange(details, this.card.input.featureStride),
     }
   }
 
@@ -197,7 +198,7 @@ export class Segmenter {
       : refineMaskLogits(
           coarse,
           encoded.details,
-          encoded.detailBlockMax,
+          encoded.detailRange,
           crop.x,
           crop.y,
           stride,
