@@ -109,32 +109,41 @@ export function blockRange(planes: Planes, stride: number): { min: Planes; max: 
   return { min: { data: min, ...shape }, max: { data: max, ...shape } }
 }
 
-/** Max over each cell's 3 × 3 neighbourhood (clamped) of `sign` · value (−max of −value: min). */
-function neighbourhoodMax(plane: Float32Array, width: number, height: number, sign: 1 | -1) {
-  const rows = new Float32Array(width * height)
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let best = Number.NEGATIVE_INFINITY
-      for (let dx = -1; dx <= 1; dx++) {
-        const xx = Math.min(width - 1, Math.max(0, x + dx))
-        const v = sign * plane[y * width + xx]
-        if (v > best) best = v
+/**
+ * Per channel and cell, the smallest and largest value over the cell's 3 × 3 neighbourhood
+ * (clamped at the edges): `low` and `high`, both channels × height × width.
+ */
+function neighbourhoodRanges(planes: Planes) {
+  const { channels, width, height, data } = planes
+  const cells = width * height
+  const low = new Float32Array(channels * cells)
+  const high = new Float32Array(channels * cells)
+  const rowLow = new Float32Array(cells)
+  const rowHigh = new Float32Array(cells)
+  for (let c = 0; c < channels; c++) {
+    const base = c * cells
+    // Along rows, then along columns.
+    for (let y = 0; y < height; y++) {
+      const row = y * width
+      for (let x = 0; x < width; x++) {
+        const v = data[base + row + x]
+        const l = data[base + row + Math.max(0, x - 1)]
+        const r = data[base + row + Math.min(width - 1, x + 1)]
+        rowLow[row + x] = Math.min(v, l, r)
+        rowHigh[row + x] = Math.max(v, l, r)
       }
-      rows[y * width + x] = best
+    }
+    for (let y = 0; y < height; y++) {
+      const up = Math.max(0, y - 1) * width
+      const row = y * width
+      const down = Math.min(height - 1, y + 1) * width
+      for (let x = 0; x < width; x++) {
+        low[base + row + x] = Math.min(rowLow[up + x], rowLow[row + x], rowLow[down + x])
+        high[base + row + x] = Math.max(rowHigh[up + x], rowHigh[row + x], rowHigh[down + x])
+      }
     }
   }
-  const out = new Float32Array(width * height)
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let best = Number.NEGATIVE_INFINITY
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = Math.min(height - 1, Math.max(0, y + dy))
-        best = Math.max(best, rows[yy * width + x])
-      }
-      out[y * width + x] = best
-    }
-  }
-  return out
+  return { low, high }
 }
 
 /**
@@ -158,12 +167,7 @@ export function refineMaskLogits(
 ): Float32Array {
   const { channels, cw, ch, width, height } = refinedSize(coarse, details, stride)
   const cells = cw * ch
-  const highs = Array.from({ length: channels }, (_, c) =>
-    neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, 1),
-  )
-  const negatedLows = Array.from({ length: channels }, (_, c) =>
-    neighbourhoodMax(coarse.data.subarray(c * cells, (c + 1) * cells), cw, ch, -1),
-  )
+  const { low: lows, high: highs } = neighbourhoodRanges(coarse)
   const xs = axisWeights(cw, stride, width)
   const ys = axisWeights(ch, stride, height)
   const out = new Float32Array(width * height)
@@ -183,8 +187,8 @@ export function refineMaskLogits(
   for (let by = 0; by < ch; by++) {
     for (let bx = 0; bx < cw; bx++) {
       const cell = by * cw + bx
-      let high = highs[0][cell]
-      let low = -negatedLows[0][cell]
+      let high = highs[cell]
+      let low = lows[cell]
       const gx = bx0 + bx
       const gy = by0 + by
       // A block outside the details planes (which are whole blocks) gets no detail term.
@@ -193,8 +197,8 @@ export function refineMaskLogits(
           const b = ((k - 1) * bh + gy) * bw + gx
           const dMin = detailRange.min.data[b]
           const dMax = detailRange.max.data[b]
-          const uMax = highs[k][cell]
-          const uMin = -negatedLows[k][cell]
+          const uMax = highs[k * cells + cell]
+          const uMin = lows[k * cells + cell]
           const p1 = uMin * dMin
           const p2 = uMin * dMax
           const p3 = uMax * dMin

@@ -111,7 +111,42 @@ export class Segmenter {
       runtime.InferenceSession.create(encoderModel, options),
       runtime.InferenceSession.create(decoderModel, options),
     ])
-    return new Segmenter(card, runtime, encoder, decoder)
+    const segmenter = new Segmenter(card, runtime, encoder, decoder)
+    await segmenter.warmUp()
+    return segmenter
+  }
+
+  /**
+   * One decode of a made-up crop of the usual size, so that the runtime's first-run set-up and
+   * the compilation of the refinement happen at load rather than on the user's first click.
+   */
+  private async warmUp() {
+    const stride = this.card.input.featureStride
+    const size = this.card.input.clickCropSize
+    const featureChannels = this.card.decoder.inputs.find((i) => i.name === 'features')?.shape[1]
+    const coarseChannels = this.card.decoder.outputs.find((o) => o.name === 'coarse')?.shape[1]
+    if (typeof featureChannels !== 'number' || typeof coarseChannels !== 'number') return
+    // Varied values, so the refinement computes some blocks and skips others.
+    const planes = (channels: number, side: number): Planes => ({
+      data: Float32Array.from({ length: channels * side * side }, (_, i) => Math.sin(i * 0.37)),
+      channels,
+      height: side,
+      width: side,
+    })
+    const details = planes(coarseChannels - 1, size)
+    const encoded: EncodedImage = {
+      width: size,
+      height: size,
+      paddedWidth: size,
+      paddedHeight: size,
+      features: planes(featureChannels, size / stride),
+      details,
+      foreground: planes(1, size),
+      distance: planes(1, size),
+      detailRange: blockRange(details, stride),
+    }
+    const crop = { x: 0, y: 0, width: size, height: size }
+    await this.decode(encoded, crop, [{ x: size / 2, y: size / 2, positive: true }], null)
   }
 
   private tensor(planes: Planes): OrtTensor {
