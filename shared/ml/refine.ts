@@ -83,9 +83,15 @@ export function refineWithDetails(
   return out
 }
 
+/** Smallest and largest value per channel and block (see blockRange). */
+export interface BlockRange {
+  min: Planes
+  max: Planes
+}
+
 /** Per channel, the smallest and largest value in each stride × stride block (partial blocks at
  * the edges). */
-export function blockRange(planes: Planes, stride: number): { min: Planes; max: Planes } {
+export function blockRange(planes: Planes, stride: number): BlockRange {
   const width = Math.ceil(planes.width / stride)
   const height = Math.ceil(planes.height / stride)
   const min = new Float32Array(planes.channels * width * height).fill(Number.POSITIVE_INFINITY)
@@ -159,7 +165,7 @@ function neighbourhoodRanges(planes: Planes) {
 export function refineMaskLogits(
   coarse: Planes,
   details: Planes,
-  detailRange: { min: Planes; max: Planes },
+  detailRange: BlockRange,
   x0: number,
   y0: number,
   stride: number,

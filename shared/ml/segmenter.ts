@@ -5,7 +5,7 @@ import type { ModelCard } from '../schemas/modelCard.ts'
 import { encodeClicks } from './clickEncoding.ts'
 import type { Click } from './clickSimulation.ts'
 import { type HeadLogits, type Proposal, proposeInstances } from './proposals.ts'
-import { blockRange, refineMaskLogits, refineWithDetails } from './refine.ts'
+import { type BlockRange, blockRange, refineMaskLogits, refineWithDetails } from './refine.ts'
 
 /** The part of onnxruntime's API this module uses (web and node share it). */
 export interface OrtTensor {
@@ -41,7 +41,7 @@ export interface EncodedImage {
   distance: Planes
   /** Smallest and largest detail per stride-sized block, for skipping the blocks that the
    * mask's edge cannot cross on each click. */
-  detailRange: { min: Planes; max: Planes }
+  detailRange: BlockRange
 }
 
 export interface CropResult {
