@@ -15,6 +15,7 @@ import {
   userOrigin,
 } from '../../shared/doc/index.ts'
 import { createRandom } from '../../shared/random/createRandom.ts'
+import { fuzzSeeds } from '../../shared/testing/fuzzSeeds.ts'
 import { DocStore } from '../src/collab/index.ts'
 import { type CollabClient, collabProject, connect, eventually, synced } from './collabClients.ts'
 import { startTestServer, type TestServer } from './harness.ts'
@@ -25,7 +26,7 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
+const [SEED] = fuzzSeeds(1)
 const STEPS = Number(process.env.FUZZ_STEPS ?? 400)
 
 describe('randomized convergence through the server', () => {

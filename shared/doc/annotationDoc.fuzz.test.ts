@@ -1,10 +1,11 @@
 // Randomized convergence: several docs edit shared annotations through the verbs while a
 // simulated network delivers updates in random order, drops connections and reconnects them.
 // At the end every doc must hold the same state, equal to the merge of all updates, and every
-// annotation must still be valid. FUZZ_SEED picks one seed, FUZZ_ITERATIONS the number of runs.
+// annotation must still be valid. FUZZ_SEED picks one seed, FUZZ_ITERATIONS the number of runs; CI uses fixed seeds.
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createRandom } from '../random/createRandom.ts'
+import { fuzzSeeds } from '../testing/fuzzSeeds.ts'
 import {
   acceptSuggestion,
   annotationsOf,
@@ -110,9 +111,7 @@ function runScenario(seed: number, steps: number) {
 }
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 12)
-const seeds = process.env.FUZZ_SEED
-  ? [Number(process.env.FUZZ_SEED)]
-  : Array.from({ length: ITERATIONS }, () => Math.floor(Math.random() * 2 ** 31))
+const seeds = fuzzSeeds(ITERATIONS)
 
 function assertConverged(seed: number) {
   const { peers, allUpdates, log } = runScenario(seed, 300)
@@ -139,7 +138,7 @@ function assertConverged(seed: number) {
 describe('convergence of the annotation document', () => {
   it('(regression) seed 1', () => assertConverged(1))
   it('(regression) seed 424242', () => assertConverged(424242))
-  it(`converges for ${seeds.length} random seeds`, { timeout: 120_000 }, () => {
+  it(`converges for ${seeds.length} seeds`, { timeout: 120_000 }, () => {
     for (const seed of seeds) assertConverged(seed)
   })
 })

@@ -1,0 +1,7 @@
+// Seeds for the randomized (fuzz) tests: FUZZ_SEED replays one; under CI (CI=true) the seeds are
+// fixed so a clean-clone run is reproducible; otherwise each run draws new ones.
+export function fuzzSeeds(count: number): number[] {
+  if (process.env.FUZZ_SEED) return [Number(process.env.FUZZ_SEED)]
+  if (process.env.CI) return Array.from({ length: count }, (_, i) => 20261125 + i)
+  return Array.from({ length: count }, () => Math.floor(Math.random() * 2 ** 31))
+}

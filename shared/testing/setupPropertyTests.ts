@@ -1,0 +1,18 @@
+// Property tests (fast-check) for every vitest project. Locally each run draws new inputs;
+// under CI (CI=true) the seed is fixed, so a run on a clean clone is reproducible and a rare
+// counterexample cannot stop a submission by chance (FC_SEED overrides both). Every property
+// stops after a bounded time, shrinking included, and then fails instead of running on.
+import fc from 'fast-check'
+
+const seed = process.env.FC_SEED
+  ? Number(process.env.FC_SEED)
+  : process.env.CI
+    ? 20261125
+    : undefined
+
+fc.configureGlobal({
+  ...(seed === undefined ? {} : { seed }),
+  // The global form of fc.interruptAfterTimeLimit (plugins cannot be set globally).
+  interruptAfterTimeLimit: 60_000,
+  markInterruptAsFailure: true,
+})
