@@ -127,6 +127,17 @@ describe('rasterizePolygon', () => {
           for (let c = 0; c < win.width; c++)
             expect(part[r * win.width + c]).toBe(full[(win.y + 10 + r) * 40 + win.x + 10 + c])
       }),
+      {
+        // Found by a long run (shrunk): a sliver whose edges cross row 0's centre line a hair
+        // either side of pixel 0's centre (x = ½); the whole image, computing in its window's
+        // coordinates, rounded the left crossing onto the centre and filled the pixel.
+        examples: [
+          [
+            [[0, 0, 21.999999999999982, 21.999999999999975, 0, 1.387778780781446e-16]],
+            { x: 0, y: 0, width: 1, height: 1 },
+          ],
+        ],
+      },
     )
   })
 })

@@ -6,10 +6,20 @@ import type { Geometry } from '../schemas/annotation.ts'
 import { decodeMaskRle } from './mask.ts'
 import { crossingX, type Rings } from './polygon.ts'
 
-/** The output window: its top-left pixel in the image (default 0, 0). */
+/** The output window: its top-left pixel in the image (default 0, 0), whole pixels. */
 export interface RasterOrigin {
   x?: number
   y?: number
+}
+
+/**
+ * The image column (or row) of the first pixel whose centre c + ½ is at or after v. Computed in
+ * image coordinates, before the window's origin is subtracted: v − ½ is exact wherever it could
+ * round to a whole number (|v| ≥ ¼), whereas v − origin − ½ may round for a v just off a half
+ * pixel, so a window and the whole image could disagree about a pixel.
+ */
+function firstCentreAtOrAfter(v: number): number {
+  return Math.ceil(v - 0.5)
 }
 
 /**
@@ -54,8 +64,8 @@ export function rasterizePolygon(
     const rowStart = row * width
     for (let k = 0; k + 1 < crossings.length; k += 2) {
       // Centres ox + c + ½ with left <= centre < right.
-      const from = Math.max(0, Math.ceil(crossings[k] - ox - 0.5))
-      const to = Math.min(width, Math.ceil(crossings[k + 1] - ox - 0.5))
+      const from = Math.max(0, firstCentreAtOrAfter(crossings[k]) - ox)
+      const to = Math.min(width, firstCentreAtOrAfter(crossings[k + 1]) - ox)
       if (to > from) mask.fill(1, rowStart + from, rowStart + to)
     }
   }
@@ -79,10 +89,10 @@ export function rasterizeBox(
   const ox = origin.x ?? 0
   const oy = origin.y ?? 0
   const mask = new Uint8Array(width * height)
-  const fromCol = Math.max(0, Math.ceil(box.x - ox - 0.5))
-  const toCol = Math.min(width, Math.ceil(box.x + box.width - ox - 0.5))
-  const fromRow = Math.max(0, Math.ceil(box.y - oy - 0.5))
-  const toRow = Math.min(height, Math.ceil(box.y + box.height - oy - 0.5))
+  const fromCol = Math.max(0, firstCentreAtOrAfter(box.x) - ox)
+  const toCol = Math.min(width, firstCentreAtOrAfter(box.x + box.width) - ox)
+  const fromRow = Math.max(0, firstCentreAtOrAfter(box.y) - oy)
+  const toRow = Math.min(height, firstCentreAtOrAfter(box.y + box.height) - oy)
   if (toCol <= fromCol) return mask
   for (let row = fromRow; row < toRow; row++)
     mask.fill(1, row * width + fromCol, row * width + toCol)
