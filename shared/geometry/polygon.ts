@@ -80,12 +80,18 @@ export function insidePolygon(rings: Rings, x: number, y: number): boolean {
   return inside
 }
 
-function distanceToLine(px: number, py: number, ax: number, ay: number, bx: number, by: number) {
+/**
+ * Distance from p to the segment a–b (not to its line: a vertex beyond an end of the chord that
+ * replaces it must count its distance to the end, or dropping it can move the outline by more
+ * than the tolerance).
+ */
+function distanceToSegment(px: number, py: number, ax: number, ay: number, bx: number, by: number) {
   const dx = bx - ax
   const dy = by - ay
-  const length = Math.hypot(dx, dy)
-  if (length === 0) return Math.hypot(px - ax, py - ay)
-  return Math.abs(dy * px - dx * py + bx * ay - by * ax) / length
+  const squared = dx * dx + dy * dy
+  const t =
+    squared === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / squared))
+  return Math.hypot(px - (ax + t * dx), py - (ay + t * dy))
 }
 
 /** Indices of the vertices Douglas–Peucker keeps on a closed ring (at least three, in order). */
@@ -114,7 +120,7 @@ function keptVertices(ring: Ring, tolerance: number): number[] {
     let index = -1
     let distance = tolerance
     for (let i = a + 1; i < b; i++) {
-      const d = distanceToLine(
+      const d = distanceToSegment(
         ring[2 * i],
         ring[2 * i + 1],
         ring[2 * a],
@@ -140,7 +146,7 @@ function keptVertices(ring: Ring, tolerance: number): number[] {
   let thirdDistance = -1
   for (let i = 1; i < n; i++) {
     if (i === far) continue
-    const d = distanceToLine(
+    const d = distanceToSegment(
       ring[2 * i],
       ring[2 * i + 1],
       ring[0],
