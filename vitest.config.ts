@@ -32,7 +32,6 @@ export default defineConfig({
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
           environment: 'node',
-          setupFiles: ['./shared/testing/setupPropertyTests.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -1,7 +1,8 @@
 // Randomized convergence: several docs edit shared annotations through the verbs while a
 // simulated network delivers updates in random order, drops connections and reconnects them.
 // At the end every doc must hold the same state, equal to the merge of all updates, and every
-// annotation must still be valid. FUZZ_SEED picks one seed, FUZZ_ITERATIONS the number of runs; CI uses fixed seeds.
+// annotation must still be valid. FUZZ_SEED picks one seed, FUZZ_ITERATIONS the number of runs;
+// CI uses fixed seeds (shared/testing/fuzzSeeds.ts).
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createRandom } from '../random/createRandom.ts'

@@ -1,4 +1,4 @@
-// Property tests (fast-check) for every vitest project. Locally each run draws new inputs;
+// Property tests (fast-check; the unit tests' setup file). Locally each run draws new inputs;
 // under CI (CI=true) the seed is fixed, so a run on a clean clone is reproducible and a rare
 // counterexample cannot stop a submission by chance (FC_SEED overrides both). Every property
 // stops after a bounded time, shrinking included, and then fails instead of running on.
