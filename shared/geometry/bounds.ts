@@ -77,19 +77,29 @@ export interface PixelWindow {
 }
 
 /**
+ * The image column (or row) of the first pixel whose centre c + ½ is at or after v. Computed in
+ * image coordinates, before the window's origin is subtracted: v − ½ is exact wherever it could
+ * round to a whole number (|v| ≥ ¼), whereas v − origin − ½ may round for a v just off a half
+ * pixel, so a window and the whole image could disagree about a pixel.
+ */
+export function firstCentreAtOrAfter(v: number): number {
+  return Math.ceil(v - 0.5)
+}
+
+/**
  * The smallest window of pixels holding every pixel whose centre lies in [minX, maxX) ×
  * [minY, maxY), the rule by which shapes are rasterised; width or height 0 when none does.
  */
 export function pixelWindowOf(b: Bounds): PixelWindow {
   if (isEmptyBounds(b)) return { x: 0, y: 0, width: 0, height: 0 }
-  // Centre c + 0.5 lies in [min, max) for c from ceil(min − 0.5) to ceil(max − 0.5) − 1.
-  const x = Math.ceil(b.minX - 0.5)
-  const y = Math.ceil(b.minY - 0.5)
+  // Centre c + 0.5 lies in [min, max) for c from firstCentreAtOrAfter(min) to that of max − 1.
+  const x = firstCentreAtOrAfter(b.minX)
+  const y = firstCentreAtOrAfter(b.minY)
   return {
     x,
     y,
-    width: Math.max(0, Math.ceil(b.maxX - 0.5) - x),
-    height: Math.max(0, Math.ceil(b.maxY - 0.5) - y),
+    width: Math.max(0, firstCentreAtOrAfter(b.maxX) - x),
+    height: Math.max(0, firstCentreAtOrAfter(b.maxY) - y),
   }
 }
 

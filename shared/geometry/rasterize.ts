@@ -3,6 +3,7 @@
 // Edges are half-open (a centre on a left or top edge is in, on a right or bottom edge out),
 // so shapes that share an edge never both claim a pixel. Pure.
 import type { Geometry } from '../schemas/annotation.ts'
+import { firstCentreAtOrAfter } from './bounds.ts'
 import { decodeMaskRle } from './mask.ts'
 import { crossingX, type Rings } from './polygon.ts'
 
@@ -10,16 +11,6 @@ import { crossingX, type Rings } from './polygon.ts'
 export interface RasterOrigin {
   x?: number
   y?: number
-}
-
-/**
- * The image column (or row) of the first pixel whose centre c + ½ is at or after v. Computed in
- * image coordinates, before the window's origin is subtracted: v − ½ is exact wherever it could
- * round to a whole number (|v| ≥ ¼), whereas v − origin − ½ may round for a v just off a half
- * pixel, so a window and the whole image could disagree about a pixel.
- */
-function firstCentreAtOrAfter(v: number): number {
-  return Math.ceil(v - 0.5)
 }
 
 /**

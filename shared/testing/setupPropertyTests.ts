@@ -3,11 +3,12 @@
 // counterexample cannot stop a submission by chance (FC_SEED overrides both). Every property
 // stops after a bounded time, shrinking included, and then fails instead of running on.
 import fc from 'fast-check'
+import { CI_SEED } from './fuzzSeeds.ts'
 
 const seed = process.env.FC_SEED
   ? Number(process.env.FC_SEED)
   : process.env.CI
-    ? 20261125
+    ? CI_SEED
     : undefined
 
 fc.configureGlobal({
