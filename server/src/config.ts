@@ -28,6 +28,38 @@ export const ConfigSchema = z.object({
     .int()
     .positive()
     .default(16384 * 16384),
+  /** Most pages (images) one upload may decode, over all its files. */
+  maxUploadPages: z.coerce.number().int().positive().default(256),
+  /** Most pixels (width × height, summed over every page of every file) one upload may decode. */
+  maxUploadPixels: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(16384 * 16384),
+  /** Wrong passwords per account, and per client address, before logins are refused for a while. */
+  loginMaxFailures: z.coerce.number().int().positive().default(10),
+  loginMaxFailuresPerAddress: z.coerce.number().int().positive().default(50),
+  /** The window over which wrong passwords are counted, in seconds. */
+  loginWindowSeconds: z.coerce.number().int().positive().default(60),
+  /**
+   * The address people open the app at (e.g. https://tessera.example.org): its origin may open
+   * collaboration websockets, and an https URL makes the session cookie Secure.
+   */
+  publicUrl: z.url().optional(),
+  /** Further origins allowed to open collaboration websockets, comma separated. */
+  allowedOrigins: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+    ),
+  /** Express's 'trust proxy': which proxies' X-Forwarded-* headers to believe ('false' for none). */
+  trustProxy: z.string().default('loopback'),
+  /** Compact an image's update log into a snapshot after this many updates. */
+  compactAfterUpdates: z.coerce.number().int().positive().default(500),
   maxBodyBytes: z.coerce
     .number()
     .int()
@@ -63,6 +95,15 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   adminPassword: 'TESSERA_ADMIN_PASSWORD',
   maxUploadBytes: 'TESSERA_MAX_UPLOAD_BYTES',
   maxImagePixels: 'TESSERA_MAX_IMAGE_PIXELS',
+  maxUploadPages: 'TESSERA_MAX_UPLOAD_PAGES',
+  maxUploadPixels: 'TESSERA_MAX_UPLOAD_PIXELS',
+  loginMaxFailures: 'TESSERA_LOGIN_MAX_FAILURES',
+  loginMaxFailuresPerAddress: 'TESSERA_LOGIN_MAX_FAILURES_PER_ADDRESS',
+  loginWindowSeconds: 'TESSERA_LOGIN_WINDOW_SECONDS',
+  publicUrl: 'TESSERA_PUBLIC_URL',
+  allowedOrigins: 'TESSERA_ALLOWED_ORIGINS',
+  trustProxy: 'TESSERA_TRUST_PROXY',
+  compactAfterUpdates: 'TESSERA_COMPACT_AFTER_UPDATES',
   maxBodyBytes: 'TESSERA_MAX_BODY_BYTES',
   maxMessageBytes: 'TESSERA_MAX_MESSAGE_BYTES',
   maxDocBytes: 'TESSERA_MAX_DOC_BYTES',

@@ -12,6 +12,7 @@ import {
   ReviewState,
 } from '../schemas/annotation.ts'
 import { type TransactionOrigin, userIdOf } from './origins.ts'
+import { annotationProblem, geometryProblem, type ImageExtent } from './validation.ts'
 
 export const ROOT = { annotations: 'annotations', review: 'review', meta: 'meta' } as const
 
@@ -53,8 +54,15 @@ export interface NewAnnotation {
   id?: AnnotationId
 }
 
-/** Checks a geometry against its kind before it goes into the doc. */
-function checkGeometry(kind: AnnotationKind, geometry: unknown): Geometry['geometry'] {
+/**
+ * Checks a geometry against its kind, and against the image when one is given (bounds and
+ * sizes, shared/doc/validation.ts), before it goes into the doc.
+ */
+function checkGeometry(
+  kind: AnnotationKind,
+  geometry: unknown,
+  image?: ImageExtent,
+): Geometry['geometry'] {
   const parsed = AnnotationRecord.safeParse({
     id: 'check',
     kind,
@@ -70,6 +78,8 @@ function checkGeometry(kind: AnnotationKind, geometry: unknown): Geometry['geome
   })
   if (!parsed.success)
     throw new Error(`Invalid ${kind} geometry: ${parsed.error.issues[0]?.message}`)
+  const problem = image && geometryProblem(parsed.data, image)
+  if (problem) throw new Error(`Invalid ${kind} geometry: ${problem}`)
   return geometry as Geometry['geometry']
 }
 
@@ -77,8 +87,9 @@ export function createAnnotation(
   doc: Y.Doc,
   input: NewAnnotation,
   origin: TransactionOrigin,
+  image?: ImageExtent,
 ): AnnotationId {
-  const geometry = checkGeometry(input.kind, input.geometry)
+  const geometry = checkGeometry(input.kind, input.geometry, image)
   const id = input.id ?? newId()
   const now = Date.now()
   const author = userIdOf(origin)
@@ -120,9 +131,10 @@ export function updateGeometry(
   id: AnnotationId,
   geometry: Geometry['geometry'],
   origin: TransactionOrigin,
+  image?: ImageExtent,
 ) {
   const kind = annotationsOf(doc).get(id)?.get(FIELD.kind) as AnnotationKind
-  const checked = checkGeometry(kind, geometry)
+  const checked = checkGeometry(kind, geometry, image)
   edit(doc, id, origin, (entry) => entry.set(FIELD.geometry, checked))
 }
 
@@ -174,7 +186,8 @@ export function setReviewState(
   doc.transact(() => {
     const review = reviewOf(doc)
     review.set('status', state.status)
-    review.set('note', state.note ?? '')
+    // A status change keeps the reviewer's note unless a new one is given.
+    if (state.note !== undefined) review.set('note', state.note)
     review.set('updatedBy', userIdOf(origin))
     review.set('updatedAt', Date.now())
   }, origin)
@@ -182,13 +195,23 @@ export function setReviewState(
 
 export type ReadResult<T> = { parsed: T; error?: undefined } | { parsed?: undefined; error: string }
 
-export function readAnnotation(id: AnnotationId, entry: unknown): ReadResult<AnnotationRecord> {
+/**
+ * Reads one entry, checked by the record's schema and, when the image is given, by what the
+ * image allows (bounds and sizes): an entry that fails is reported, never returned.
+ */
+export function readAnnotation(
+  id: AnnotationId,
+  entry: unknown,
+  image?: ImageExtent,
+): ReadResult<AnnotationRecord> {
   if (!(entry instanceof Y.Map)) return { error: `${id}: not a map` }
   const result = AnnotationRecord.safeParse({ id, ...entry.toJSON() })
   if (!result.success) {
     const issue = result.error.issues[0]
     return { error: `${id}: ${issue?.path.join('.') || 'record'}: ${issue?.message}` }
   }
+  const problem = image && annotationProblem(result.data, image)
+  if (problem) return { error: `${id}: ${problem}` }
   return { parsed: result.data }
 }
 
@@ -197,11 +220,11 @@ export interface AnnotationList {
   failed: { id: AnnotationId; error: string }[]
 }
 
-export function listAnnotations(doc: Y.Doc): AnnotationList {
+export function listAnnotations(doc: Y.Doc, image?: ImageExtent): AnnotationList {
   const parsed: AnnotationRecord[] = []
   const failed: AnnotationList['failed'] = []
   for (const [id, entry] of annotationsOf(doc)) {
-    const result = readAnnotation(id, entry)
+    const result = readAnnotation(id, entry, image)
     if (result.parsed) parsed.push(result.parsed)
     else failed.push({ id, error: result.error })
   }

@@ -2,3 +2,4 @@
 export * from './annotationDoc.ts'
 export * from './migrations.ts'
 export * from './origins.ts'
+export * from './validation.ts'

@@ -93,6 +93,7 @@ export const ReviewState = z.object({
   status: ImageStatus,
   updatedBy: z.number().int().nullable(),
   updatedAt: z.number().finite(),
-  note: z.string().max(2000),
+  /** The reviewer's note; absent until one is written. */
+  note: z.string().max(2000).default(''),
 })
 export type ReviewState = z.infer<typeof ReviewState>

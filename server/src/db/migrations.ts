@@ -134,4 +134,16 @@ export const MIGRATIONS: Migration[] = [
         WHERE room NOT IN (SELECT 'image:' || id FROM images);
     `,
   },
+  {
+    // Before room names were canonical, `image:05` opened a document apart from `image:5`;
+    // such documents belong to no image and no client can reach them any more.
+    version: 6,
+    name: 'drop-non-canonical-documents',
+    sql: `
+      DELETE FROM doc_updates
+        WHERE room NOT IN (SELECT 'image:' || id FROM images);
+      DELETE FROM doc_snapshots
+        WHERE room NOT IN (SELECT 'image:' || id FROM images);
+    `,
+  },
 ]
