@@ -17,7 +17,7 @@ import { annotationProblem, geometryProblem, type ImageExtent } from './validati
 export const ROOT = { annotations: 'annotations', review: 'review', meta: 'meta' } as const
 
 /** Keys of an annotation's Y.Map. Geometry is one plain-JSON value, replaced whole. */
-const FIELD = {
+export const FIELD = {
   kind: 'kind',
   geometry: 'geometry',
   classId: 'classId',
@@ -205,6 +205,10 @@ export function readAnnotation(
   image?: ImageExtent,
 ): ReadResult<AnnotationRecord> {
   if (!(entry instanceof Y.Map)) return { error: `${id}: not a map` }
+  // Fields are plain values replaced whole; a shared type inside one would merge per item.
+  for (const [key, value] of entry) {
+    if (value instanceof Y.AbstractType) return { error: `${id}: ${key}: not a plain value` }
+  }
   const result = AnnotationRecord.safeParse({ id, ...entry.toJSON() })
   if (!result.success) {
     const issue = result.error.issues[0]
