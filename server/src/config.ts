@@ -41,6 +41,13 @@ export const ConfigSchema = z.object({
   loginMaxFailuresPerAddress: z.coerce.number().int().positive().default(50),
   /** The window over which wrong passwords are counted, in seconds. */
   loginWindowSeconds: z.coerce.number().int().positive().default(60),
+  /** How long the first lockout lasts, in seconds; each further lockout in a row doubles it. */
+  loginLockoutSeconds: z.coerce.number().int().positive().default(60),
+  /**
+   * The longest lockout, in seconds. A username or address that stays clear of lockouts this long
+   * after its last one ended starts again at the first.
+   */
+  loginMaxLockoutSeconds: z.coerce.number().int().positive().default(900),
   /**
    * The address people open the app at (e.g. https://tessera.example.org): its origin may open
    * collaboration websockets, and an https URL makes the session cookie Secure.
@@ -100,6 +107,8 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   loginMaxFailures: 'TESSERA_LOGIN_MAX_FAILURES',
   loginMaxFailuresPerAddress: 'TESSERA_LOGIN_MAX_FAILURES_PER_ADDRESS',
   loginWindowSeconds: 'TESSERA_LOGIN_WINDOW_SECONDS',
+  loginLockoutSeconds: 'TESSERA_LOGIN_LOCKOUT_SECONDS',
+  loginMaxLockoutSeconds: 'TESSERA_LOGIN_MAX_LOCKOUT_SECONDS',
   publicUrl: 'TESSERA_PUBLIC_URL',
   allowedOrigins: 'TESSERA_ALLOWED_ORIGINS',
   trustProxy: 'TESSERA_TRUST_PROXY',

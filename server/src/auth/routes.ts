@@ -1,4 +1,5 @@
 // Routes for login/logout, the current session, personal API tokens and user administration.
+import type { Request, Response } from 'express'
 import { z } from 'zod'
 import {
   CreateUserBody,
@@ -13,7 +14,9 @@ import {
 import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
 import { HttpError } from '../http/HttpError.ts'
+import { LoginThrottle, loginThrottlePolicy, refusalMessage } from './LoginThrottle.ts'
 import { UNUSABLE_HASH, verifyPassword } from './passwords.ts'
+import { SqliteLoginThrottleStore } from './SqliteLoginThrottleStore.ts'
 import {
   createApiToken,
   createSession,
@@ -32,15 +35,38 @@ const TokenInfo = z.object({
   lastUsedAt: z.string().nullable(),
 })
 
-export function registerAuthRoutes(api: ApiRouter, { db, config }: AppContext): void {
-  /** Checks a username and password; the same time is spent whether or not the user exists. */
-  async function checkCredentials(username: string, password: string) {
+export function registerAuthRoutes(api: ApiRouter, { db, config, log }: AppContext): void {
+  const throttle = new LoginThrottle(
+    new SqliteLoginThrottleStore(db),
+    loginThrottlePolicy(config),
+    log,
+  )
+
+  /**
+   * Checks a username and password unless login throttling refuses the attempt (429 with
+   * Retry-After); the same time is spent whether or not the user exists.
+   */
+  async function checkCredentials(username: string, password: string, req: Request, res: Response) {
+    const admission = await throttle.admit(username, req.ip)
+    if (!admission.admitted) {
+      res.set('Retry-After', String(admission.retryAfterSeconds))
+      throw new HttpError(429, refusalMessage(admission), {
+        retryAfterSeconds: admission.retryAfterSeconds,
+      })
+    }
     const row = findUserByName(db, username)
     const ok = await verifyPassword(password, row?.password_hash ?? UNUSABLE_HASH)
     if (!row || !ok) throw new HttpError(401, 'Wrong username or password')
+    await throttle.succeeded(admission.attempt)
     if (row.disabled === 1) throw new HttpError(403, 'This account is disabled')
     return row
   }
+
+  // Secure when people reach the app over HTTPS (req.secure believes X-Forwarded-Proto only from
+  // a trusted proxy), so the cookie never travels in the clear; plain http on loopback stays usable.
+  const servedOverHttps =
+    config.publicUrl !== undefined && new URL(config.publicUrl).protocol === 'https:'
+  const secureCookie = (req: Request) => servedOverHttps || req.secure
 
   api.route({
     method: 'post',
@@ -50,12 +76,13 @@ export function registerAuthRoutes(api: ApiRouter, { db, config }: AppContext): 
     auth: 'public',
     body: LoginBody,
     response: SessionInfo,
-    handler: async ({ body, res }) => {
-      const row = await checkCredentials(body.username, body.password)
+    handler: async ({ body, req, res }) => {
+      const row = await checkCredentials(body.username, body.password, req, res)
       const session = createSession(db, row.id, config.sessionDays)
       res.cookie(SESSION_COOKIE, session.secret, {
         httpOnly: true,
         sameSite: 'strict',
+        secure: secureCookie(req),
         path: '/',
         maxAge: config.sessionDays * 86_400_000,
       })
@@ -69,9 +96,9 @@ export function registerAuthRoutes(api: ApiRouter, { db, config }: AppContext): 
     summary: 'End the current session',
     tag: 'auth',
     auth: 'user',
-    handler: ({ principal, res }) => {
+    handler: ({ principal, req, res }) => {
       if (principal?.sessionId) deleteSession(db, principal.sessionId)
-      res.clearCookie(SESSION_COOKIE, { path: '/' })
+      res.clearCookie(SESSION_COOKIE, { path: '/', secure: secureCookie(req) })
       return undefined
     },
   })
@@ -98,8 +125,8 @@ export function registerAuthRoutes(api: ApiRouter, { db, config }: AppContext): 
     body: TokenBody,
     response: TokenResponse,
     status: 201,
-    handler: async ({ body }) => {
-      const row = await checkCredentials(body.username, body.password)
+    handler: async ({ body, req, res }) => {
+      const row = await checkCredentials(body.username, body.password, req, res)
       return createApiToken(db, row.id, body.name)
     },
   })

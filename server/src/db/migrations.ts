@@ -146,4 +146,20 @@ export const MIGRATIONS: Migration[] = [
         WHERE room NOT IN (SELECT 'image:' || id FROM images);
     `,
   },
+  {
+    // Login throttling state (auth/SqliteLoginThrottleStore.ts) lives here, not in memory, so
+    // that every server process on this database counts the same attempts.
+    version: 7,
+    name: 'login-throttle',
+    sql: `
+      CREATE TABLE login_throttle (
+        key TEXT PRIMARY KEY,
+        failures TEXT NOT NULL,
+        lockouts INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX login_throttle_expiry ON login_throttle(expires_at);
+    `,
+  },
 ]
