@@ -62,11 +62,23 @@ function clearType(type: AnyType, transaction: Y.Transaction) {
   }
 }
 
-/**
- * Watches a document and repairs what a connection's transaction must not change. Returns a
- * function that stops watching.
- */
+export interface DocumentGuard {
+  /** Checks one transaction of the document (call it for every transaction, in order). */
+  onTransaction(transaction: Y.Transaction): void
+}
+
+/** Watches a document and repairs what a connection's transaction must not change. */
 export function guardDocument(doc: Y.Doc, options: GuardOptions): () => void {
+  const guard = createDocumentGuard(doc, options)
+  doc.on('afterTransaction', guard.onTransaction)
+  return () => doc.off('afterTransaction', guard.onTransaction)
+}
+
+/**
+ * The guard of one document, for a caller that already sees every transaction (the collaboration
+ * server's onChange hook). Remembers who made each entry, so that undoing a deletion keeps it.
+ */
+export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): DocumentGuard {
   const annotations = annotationsOf(doc)
   const review = reviewOf(doc)
   const meta = metaOf(doc)
@@ -297,8 +309,7 @@ export function guardDocument(doc: Y.Doc, options: GuardOptions): () => void {
     }
   }
 
-  doc.on('afterTransaction', handler)
-  return () => doc.off('afterTransaction', handler)
+  return { onTransaction: handler }
 }
 
 /**

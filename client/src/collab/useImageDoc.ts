@@ -6,7 +6,7 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { CLOSE_REASON, CloseCode } from '../../../shared/schemas/closeCodes.ts'
-import { userColor } from './userColor.ts'
+import { userColor } from '../../../shared/collab/userColor.ts'
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'offline' | 'refused'
 

@@ -2,7 +2,7 @@
 import { type FormEvent, useState } from 'react'
 import type { LabelClass } from '../../../shared/schemas/projects.ts'
 import { api } from '../api/apiClient.ts'
-import { PALETTE } from '../app/palette.ts'
+import { PALETTE } from '../../../shared/imaging/palette.ts'
 import { useAction } from '../app/useAction.ts'
 import { useResource } from '../app/useResource.ts'
 
