@@ -26,8 +26,15 @@ def percentile_of_sorted(flat: np.ndarray, p: float) -> float:
 
 
 def channel_stats(plane: np.ndarray) -> Dict[str, object]:
-    """The statistics the server records for one channel (shared/schemas/images.ts ChannelStats)."""
+    """The statistics the server records for one channel (shared/schemas/images.ts ChannelStats).
+
+    Of the finite values only: NaN and infinities in float images are left out, as the server
+    leaves them out; a channel without a finite value gets zeros.
+    """
     values = np.asarray(plane, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return {"min": 0.0, "max": 0.0, "mean": 0.0, "percentiles": {key: 0.0 for key in PERCENTILES}}
     flat = np.sort(values)
     percentiles = {key: percentile_of_sorted(flat, float(key)) for key in PERCENTILES}
     return {
@@ -51,12 +58,17 @@ def normalization_range(stats: Dict[str, object]) -> tuple[float, float]:
 
 
 def normalize_channel(plane: np.ndarray, stats: Dict[str, object]) -> np.ndarray:
-    """clip((x - low) / (high - low), 0, 1) in float64, rounded once to float32; zeros if high <= low."""
+    """clip((x - low) / (high - low), 0, 1) in float64, rounded once to float32; zeros if high <= low.
+
+    NaN gives 0: a masked float pixel would otherwise spread through every convolution it reaches.
+    """
     low, high = normalization_range(stats)
     values = np.asarray(plane, dtype=np.float64)
     if not high > low:
         return np.zeros(values.shape, dtype=np.float32)
-    return np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        scaled = np.clip((values - low) / (high - low), 0.0, 1.0)
+    return np.nan_to_num(scaled, nan=0.0).astype(np.float32)
 
 
 def select_channels(count: int, model_channels: int) -> List[int]:

@@ -15,12 +15,17 @@ class NormalizationFixtureTest(unittest.TestCase):
     def test_python_reproduces_the_shared_fixture(self):
         cases = json.loads(FIXTURE.read_text())["cases"]
         self.assertGreaterEqual(len(cases), 5)
+        dtypes = {case["dtype"] for case in cases}
+        self.assertEqual(dtypes, {"uint8", "uint16", "float32"})
+        self.assertTrue(any(case["channels"] > 1 and case["dtype"] == dtype for case in cases for dtype in dtypes))
+        self.assertTrue(any(isinstance(v, str) for case in cases for v in case["pixels"]), "no NaN or infinity")
         for case in cases:
-            pixels = np.array(case["pixels"], dtype=np.dtype(case["dtype"]))
+            pixels = np.array([float(v) for v in case["pixels"]], dtype=np.dtype(case["dtype"]))
             image = np.moveaxis(pixels.reshape(case["height"], case["width"], case["channels"]), 2, 0)
             stats = [channel_stats(image[c]) for c in range(case["channels"])]
             for ours, theirs in zip(stats, case["stats"]):
                 self.assertEqual(ours["percentiles"], theirs["percentiles"], case["name"])
+                self.assertEqual((ours["min"], ours["max"]), (theirs["min"], theirs["max"]), case["name"])
             out = normalize_image(image, case["stats"], case["modelChannels"])
             np.testing.assert_array_equal(out.ravel(), np.array(case["expected"], dtype=np.float32), case["name"])
 
@@ -38,6 +43,15 @@ class NormalizationTest(unittest.TestCase):
         self.assertEqual(float(out[0].min()), 0.0)
         self.assertEqual(float(out[0].max()), 1.0)
         self.assertFalse(out[1].any())
+
+    def test_leaves_nan_and_infinities_out_and_maps_nan_to_zero(self):
+        plane = np.array([[1.0, np.nan, 3.0, np.inf, -np.inf, 2.0]], dtype=np.float32)
+        stats = channel_stats(plane)
+        self.assertEqual((stats["min"], stats["max"], stats["mean"]), (1.0, 3.0, 2.0))
+        out = normalize_image(plane[None], [stats], 1)[0, 0]
+        self.assertTrue(np.isfinite(out).all())
+        self.assertEqual(float(out[1]), 0.0)
+        self.assertEqual((float(out[3]), float(out[4])), (1.0, 0.0))
 
     def test_flat_channel_is_zero(self):
         plane = np.full((1, 4, 4), 9, dtype=np.uint8)
