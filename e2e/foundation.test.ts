@@ -1,5 +1,6 @@
-// The foundation as a user meets it in Chromium: log in, create a project, add a class, upload
-// a 16-bit TIFF, see its thumbnail and its statistics; a refused upload shows the reason.
+// The foundation as a user meets it in Chromium: log in (and be told when to try again after too
+// many wrong passwords), create a project and open it from its card, add a class, upload a 16-bit
+// TIFF, see its thumbnail and its statistics; a refused upload shows the reason.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeTiff } from '../server/src/images/encodeTiff.ts'
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../server/test/harness.ts'
@@ -30,8 +31,33 @@ describe('foundation in the browser', () => {
       .poll(() => page.getByTestId('login.error').textContent())
       .toMatch(/Wrong username or password/)
 
+    // After ten wrong passwords for one username the next attempt is refused, saying until when.
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`${server.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'intruder', password: `guess-${i}` }),
+      })
+      expect(response.status).toBe(401)
+    }
+    await page.getByTestId('login.username').fill('intruder')
+    await page.getByTestId('login.password').fill('guess-10')
+    await page.getByTestId('login.submit').click()
+    await expect
+      .poll(() => page.getByTestId('login.error').textContent())
+      .toBe('Too many failed logins for this username. Try again in 1 minute.')
+
     await app.login('admin', ADMIN_PASSWORD)
     await app.createProject('HeLa DAPI')
+    // The whole card on the projects list opens the project, not only its name.
+    await page.getByTestId('nav.home').click()
+    const card = app.projectCard('HeLa DAPI')
+    await card.waitFor()
+    const box = await card.boundingBox()
+    if (!box) throw new Error('the project card is not visible')
+    await card.click({ position: { x: box.width - 8, y: box.height - 8 } })
+    await page.getByTestId('project.name').filter({ hasText: 'HeLa DAPI' }).waitFor()
+    expect(new URL(page.url()).pathname).toMatch(/^\/projects\/\d+$/)
     await app.addClass('nucleus', '1')
     await page.getByTestId('classes.item').filter({ hasText: '1' }).waitFor()
     expect(await page.getByTestId('classes.item').count()).toBe(1)

@@ -1,3 +1,5 @@
+// The projects list: the projects the user belongs to, each card opening its project, and a
+// form to create one.
 import { type FormEvent, useState } from 'react'
 import type { Project } from '../../../shared/schemas/projects.ts'
 import { api } from '../api/apiClient.ts'
@@ -53,6 +55,8 @@ export function ProjectsPage() {
       <ul className="project-list" data-testid="projects.list">
         {projects.data?.projects.map((project) => (
           <li key={project.id} className="card project-card" data-testid="projects.item">
+            {/* The name's link covers the whole card (styles.css), so a click anywhere on it
+                opens the project while keyboards and screen readers meet one plain link. */}
             <Link href={`/projects/${project.id}`} className="project-name">
               {project.name}
             </Link>
