@@ -1,8 +1,10 @@
 // Canvas painters for annotations, in image coordinates under the camera transform. Static
 // annotations are batched into one path per class colour and only those in view are drawn,
-// which keeps 10,000 polygons fluid.
-import { maskRowRuns } from '../../../../shared/geometry/mask.ts'
+// which keeps 10,000 polygons fluid. Work is bounded by what an entry holds (vertices, mask
+// runs), never by its size in pixels: a mask beyond the limits is drawn as its box.
+import { ANNOTATION_LIMITS } from '../../../../shared/doc/index.ts'
 import type { AnnotationRecord } from '../../../../shared/schemas/annotation.ts'
+import { forEachMaskRect } from './maskRects.ts'
 
 export interface DrawStyle {
   colorOf(classId: number | null): string
@@ -23,9 +25,18 @@ function tracePath(ctx: CanvasRenderingContext2D, a: AnnotationRecord, scale: nu
     case 'box':
       ctx.rect(a.geometry.x, a.geometry.y, a.geometry.width, a.geometry.height)
       break
-    case 'mask':
-      for (const [x, y, length] of maskRowRuns(a.geometry)) ctx.rect(x, y, length, 1)
+    case 'mask': {
+      const g = a.geometry
+      // The editor never hands over such a mask (it skips entries the image does not allow);
+      // should one come, its box is enough.
+      if (
+        g.width * g.height > ANNOTATION_LIMITS.maxMaskPixels ||
+        g.counts.length > ANNOTATION_LIMITS.maxMaskRuns
+      )
+        ctx.rect(g.x, g.y, g.width, g.height)
+      else forEachMaskRect(g, (x, y, width, height) => ctx.rect(x, y, width, height))
       break
+    }
     case 'polyline': {
       const p = a.geometry.points
       ctx.moveTo(p[0], p[1])

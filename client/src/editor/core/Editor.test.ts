@@ -1,12 +1,28 @@
-// The editor core driven headlessly, as a user would drive it: tool states, cancel, undo.
+// The editor core driven headlessly, as a user would drive it: tool states, cancel, undo,
+// entries the image does not allow, writes kept inside the image, review rights.
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { createAnnotation, userOrigin } from '../../../../shared/doc/index.ts'
-import { Editor } from './Editor.ts'
+import {
+  allowedArea,
+  annotationsOf,
+  createAnnotation,
+  type ImageExtent,
+  SERVER_ORIGIN,
+  userOrigin,
+} from '../../../../shared/doc/index.ts'
+import { Editor, type EditorOptions } from './Editor.ts'
+import { boundsOf } from './geometryOf.ts'
+
+const IMAGE: ImageExtent = { width: 400, height: 300 }
 
 class TestEditor extends Editor {
-  constructor(doc = new Y.Doc(), userId = 1, readOnly = false) {
-    super(doc, userId, { readOnly, classId: 7 })
+  constructor(
+    doc = new Y.Doc(),
+    userId = 1,
+    readOnly = false,
+    options: Partial<EditorOptions> = {},
+  ) {
+    super(doc, userId, { readOnly, classId: 7, image: IMAGE, ...options })
   }
   click(x: number, y: number, shift = false) {
     this.pointerDown({ point: { x, y }, button: 0, shift, alt: false })
@@ -197,5 +213,279 @@ describe('brush and eraser', () => {
     expect(editor.getAnnotations()).toEqual([])
     editor.undo()
     expect(area(mask.id)).toBe(erased)
+  })
+})
+
+/** Runs `f` and returns how long it took, in milliseconds. */
+function timed(f: () => void) {
+  const start = performance.now()
+  f()
+  return performance.now() - start
+}
+
+/** Writes (without the image's rules, as a stock client could) the three absurd entries of
+ * issue 15 and a malformed one, and two ordinary annotations; returns the ordinary ids. */
+function docWithBadEntries() {
+  const doc = new Y.Doc()
+  const writer = userOrigin(9)
+  const box = createAnnotation(
+    doc,
+    { kind: 'box', geometry: { x: 20, y: 20, width: 40, height: 30 }, classId: 1 },
+    writer,
+    IMAGE,
+  )
+  const polygon = createAnnotation(
+    doc,
+    { kind: 'polygon', geometry: { rings: [[200, 100, 260, 100, 230, 160]] }, classId: 1 },
+    writer,
+    IMAGE,
+  )
+  createAnnotation(
+    doc,
+    { kind: 'box', geometry: { x: 0, y: 0, width: 1e6, height: 1e6 }, classId: 1, id: 'huge-box' },
+    writer,
+  )
+  createAnnotation(
+    doc,
+    {
+      kind: 'polygon',
+      geometry: { rings: [[-1e300, -1e300, 1e300, -1e300, 0, 1e300]] },
+      classId: 1,
+      id: 'far-polygon',
+    },
+    writer,
+  )
+  const side = 9e7
+  createAnnotation(
+    doc,
+    {
+      kind: 'mask',
+      geometry: { x: 0, y: 0, width: side, height: side, counts: [0, side * side] },
+      classId: 1,
+      id: 'huge-mask',
+    },
+    writer,
+  )
+  annotationsOf(doc).set('forged', 'x' as never)
+  return { doc, ordinary: [box, polygon] }
+}
+
+describe('entries the image does not allow', () => {
+  it('skips a 1e6² box, a ±1e300 polygon, a 9e7² mask and a malformed entry, with reasons, and keeps the rest', () => {
+    const { doc, ordinary } = docWithBadEntries()
+    let editor: TestEditor | undefined
+    expect(timed(() => (editor = new TestEditor(doc)))).toBeLessThan(500)
+    expect(
+      editor!
+        .getAnnotations()
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual([...ordinary].sort())
+    const reasons = Object.fromEntries(editor!.state.skipped.map((s) => [s.id, s.reason]))
+    expect(Object.keys(reasons).sort()).toEqual(['far-polygon', 'forged', 'huge-box', 'huge-mask'])
+    expect(reasons['huge-box']).toMatch(/outside the image/)
+    expect(reasons['far-polygon']).toMatch(/outside the image/)
+    expect(reasons['huge-mask']).toMatch(/more than the limit/)
+    expect(reasons.forged).toMatch(/not a map/)
+  })
+
+  it('hit-tests and finds annotations in any area quickly, skipped entries never among them', () => {
+    const { doc, ordinary } = docWithBadEntries()
+    const editor = new TestEditor(doc)
+    const elapsed = timed(() => {
+      expect(editor.annotationAt({ x: 30, y: 30 })).toBe(ordinary[0])
+      expect(editor.annotationAt({ x: 5000, y: 5000 })).toBeNull()
+      expect(editor.annotationAt({ x: 1e300, y: 1e300 })).toBeNull()
+      const everywhere = { minX: -1e308, minY: -1e308, maxX: 1e308, maxY: 1e308 }
+      expect(
+        editor
+          .annotationsIn(everywhere)
+          .map((a) => a.id)
+          .sort(),
+      ).toEqual([...ordinary].sort())
+      expect(editor.annotationsIn({ minX: 1e6, minY: 1e6, maxX: 2e6, maxY: 2e6 })).toEqual([])
+    })
+    expect(elapsed).toBeLessThan(200)
+  })
+
+  it('stays bounded without an image too: the absurd entries are indexed without visiting their cells', () => {
+    const { doc } = docWithBadEntries()
+    const editor = new Editor(doc, 1, { readOnly: false, classId: null })
+    const elapsed = timed(() => {
+      expect(editor.annotationAt({ x: 30, y: 30 })).not.toBeNull()
+      expect(editor.annotationsIn({ minX: 0, minY: 0, maxX: 1e9, maxY: 1e9 })).toHaveLength(5)
+    })
+    expect(elapsed).toBeLessThan(200)
+  })
+
+  it('skips a bad entry that arrives later and keeps the others; a repair brings it back', () => {
+    const doc = new Y.Doc()
+    const editor = new TestEditor(doc)
+    editor.setTool('box')
+    editor.drag([10, 10], [40, 30])
+    const [mine] = editor.getAnnotations()
+    createAnnotation(
+      doc,
+      { kind: 'box', geometry: { x: 0, y: 0, width: 1e6, height: 1e6 }, classId: 1, id: 'late' },
+      SERVER_ORIGIN,
+    )
+    expect(editor.getAnnotations().map((a) => a.id)).toEqual([mine.id])
+    expect(editor.state.skipped.map((s) => s.id)).toEqual(['late'])
+    expect(editor.annotationAt({ x: 500, y: 250 })).toBeNull()
+    // A repair by the server (the same entry, now inside the image) makes it an annotation.
+    annotationsOf(doc).get('late')!.set('geometry', { x: 100, y: 100, width: 50, height: 50 })
+    expect(editor.state.skipped).toEqual([])
+    expect(editor.annotationAt({ x: 120, y: 120 })).toBe('late')
+  })
+
+  it('lets an owner delete a skipped entry, for good; others cannot', () => {
+    const { doc } = docWithBadEntries()
+    const annotator = new TestEditor(doc, 2)
+    annotator.deleteSkipped('huge-box')
+    expect(annotationsOf(doc).has('huge-box')).toBe(true)
+    const owner = new TestEditor(doc, 1, false, { canDeleteSkipped: true })
+    owner.deleteSkipped('huge-box')
+    owner.deleteSkipped('forged')
+    expect(annotationsOf(doc).has('huge-box')).toBe(false)
+    expect(owner.state.skipped.map((s) => s.id).sort()).toEqual(['far-polygon', 'huge-mask'])
+    expect(annotator.state.skipped).toHaveLength(2)
+    owner.undo()
+    expect(annotationsOf(doc).has('huge-box')).toBe(false)
+    expect(owner.state.skipped).toHaveLength(2)
+  })
+})
+
+describe("writes stay inside the image's allowed area", () => {
+  const area = allowedArea(IMAGE)
+  const inside = (editor: Editor) =>
+    editor.getAnnotations().every((a) => {
+      const b = boundsOf(a)
+      return (
+        b.minX >= area.minX && b.maxX <= area.maxX && b.minY >= area.minY && b.maxY <= area.maxY
+      )
+    })
+
+  it('stops a dragged selection at the edge, in the preview and in the doc', () => {
+    const editor = new TestEditor()
+    editor.setTool('box')
+    editor.drag([10, 10], [40, 30])
+    editor.setTool('select')
+    editor.pointerDown({ point: { x: 20, y: 20 }, button: 0, shift: false, alt: false })
+    editor.pointerMove({ point: { x: -5000, y: 20 }, button: 0, shift: false, alt: false })
+    expect(editor.state.gesture?.offset?.x).toBeCloseTo(area.minX - 10, 3)
+    editor.pointerMove({ point: { x: -5000, y: 9000 }, button: 0, shift: false, alt: false })
+    editor.pointerUp({ point: { x: -5000, y: 9000 }, button: 0, shift: false, alt: false })
+    const [box] = editor.getAnnotations()
+    expect(box.geometry).toMatchObject({ width: 30, height: 20 })
+    if (box.kind !== 'box') throw new Error('not a box')
+    expect(box.geometry.x).toBeCloseTo(area.minX, 3)
+    expect(box.geometry.y + 20).toBeCloseTo(area.maxY, 3)
+    expect(inside(editor)).toBe(true)
+    expect(editor.state.message).toBeNull()
+  })
+
+  it('keeps drawn corners and dragged vertices inside', () => {
+    const editor = new TestEditor()
+    editor.setTool('box')
+    editor.drag([300, 200], [1e6, 1e6])
+    editor.setTool('polygon')
+    editor.click(10, 10)
+    editor.click(-1e9, 50)
+    editor.click(60, 60)
+    editor.key('Enter')
+    expect(editor.getAnnotations()).toHaveLength(2)
+    editor.setTool('select')
+    editor.select([editor.getAnnotations()[1].id])
+    editor.drag([60, 60], [60, 1e7])
+    expect(inside(editor)).toBe(true)
+    expect(editor.annotation(editor.state.selection[0])!.geometry).toEqual({
+      rings: [[10, 10, area.minX, 50, 60, area.maxY]],
+    })
+  })
+
+  it('duplicates and pastes inside the image, and refuses what cannot fit with a message', () => {
+    const big = new TestEditor(new Y.Doc(), 1, false, { image: { width: 4000, height: 4000 } })
+    big.setTool('box')
+    big.drag([3000, 3000], [3100, 3050])
+    big.drag([0, 0], [3900, 20])
+    big.setTool('select')
+    big.select([big.getAnnotations()[0].id])
+    big.setCamera({ x: 0, y: 0, scale: 0.02 })
+    big.key('c', true)
+    const editor = new TestEditor()
+    editor.key('v', true)
+    expect(editor.getAnnotations()).toHaveLength(1)
+    expect(inside(editor)).toBe(true)
+    editor.setCamera({ x: 0, y: 0, scale: 0.02 })
+    editor.key('d', true)
+    expect(editor.getAnnotations()).toHaveLength(2)
+    expect(inside(editor)).toBe(true)
+    // A box wider than this image and its margin does not fit: nothing is written.
+    big.select([big.getAnnotations()[1].id])
+    big.key('c', true)
+    expect(() => editor.key('v', true)).not.toThrow()
+    expect(editor.getAnnotations()).toHaveLength(2)
+    expect(editor.state.message).toMatch(/larger than this image allows/)
+  })
+
+  it('shows a message for a refused write instead of throwing, and clears it on the next write', () => {
+    const editor = new TestEditor()
+    editor.setTool('points')
+    expect(() => editor.click(1e5, 1e5)).not.toThrow()
+    expect(editor.getAnnotations()).toEqual([])
+    expect(editor.state.message).toMatch(/^Not saved: .*outside the image/)
+    editor.click(50, 50)
+    expect(editor.getAnnotations()).toHaveLength(1)
+    expect(editor.state.message).toBeNull()
+  })
+
+  it("paints brush strokes only on the image's pixels, quickly, however far the stroke goes", () => {
+    const editor = new TestEditor()
+    editor.setTool('brush')
+    editor.setBrushRadius(4)
+    const elapsed = timed(() => editor.drag([390, 150], [1e7, 1e7]))
+    expect(elapsed).toBeLessThan(500)
+    const [mask] = editor.getAnnotations()
+    if (mask?.kind !== 'mask') throw new Error('no mask painted')
+    expect(mask.geometry.x + mask.geometry.width).toBeLessThanOrEqual(IMAGE.width)
+    expect(mask.geometry.y + mask.geometry.height).toBeLessThanOrEqual(IMAGE.height)
+    editor.select([])
+    editor.drag([1e5, 1e5], [2e5, 2e5])
+    expect(editor.getAnnotations()).toHaveLength(1)
+    expect(editor.state.message).toBeNull()
+  })
+})
+
+describe('review rights', () => {
+  function docWithSuggestion() {
+    const doc = new Y.Doc()
+    const id = createAnnotation(
+      doc,
+      {
+        kind: 'box',
+        geometry: { x: 1, y: 1, width: 5, height: 5 },
+        classId: 1,
+        origin: { type: 'model', modelVersion: 'v0', score: 0.9 },
+      },
+      { source: 'model', modelVersion: 'v0' },
+    )
+    return { doc, id }
+  }
+
+  it('lets an annotator delete a suggestion but not accept or reject it', () => {
+    const { doc, id } = docWithSuggestion()
+    const annotator = new TestEditor(doc, 2, false, { canReview: false })
+    annotator.accept(id)
+    annotator.reject(id)
+    expect(annotator.annotation(id)?.review).toBe('pending')
+    annotator.deleteById(id)
+    expect(annotator.getAnnotations()).toEqual([])
+  })
+
+  it('lets a reviewer accept a suggestion', () => {
+    const { doc, id } = docWithSuggestion()
+    const reviewer = new TestEditor(doc, 3, false, { canReview: true })
+    reviewer.accept(id)
+    expect(reviewer.annotation(id)?.review).toBe('accepted')
   })
 })

@@ -1,12 +1,18 @@
 // The editor's core, without React or Konva: the image's Y.Doc (read and written only through
 // shared/doc), local UI state (tool, selection, camera, class), per-user undo, and the input
 // handling that tools build on. Renderers subscribe and draw; they never change state directly.
+// Entries the image does not allow are skipped (listed, never drawn or hit-tested), and the
+// editor's own writes stay inside what the image allows; a refused write becomes a message.
 import * as Y from 'yjs'
 import {
+  ANNOTATION_LIMITS,
   acceptSuggestion,
+  allowedArea,
   annotationsOf,
   createAnnotation,
   deleteAnnotation,
+  geometryProblem,
+  type ImageExtent,
   listAnnotations,
   modelOrigin,
   observeAnnotations,
@@ -34,7 +40,9 @@ import type {
   Geometry,
 } from '../../../../shared/schemas/annotation.ts'
 import type { AssistedObject, SegmentationAssist } from './assist.ts'
+import { checkCombinedSize, strokeInside } from './brushStroke.ts'
 import { boundsOf, hitTest, type Point, translateGeometry } from './geometryOf.ts'
+import { clampOffset, clampPoint, unionBounds } from './placement.ts'
 import { type Bounds, SpatialIndex } from './spatialIndex.ts'
 import { TOOL_BY_ID, type ToolId, type ToolPointerEvent } from './tools/index.ts'
 
@@ -70,24 +78,63 @@ export interface EditorState {
   assistVersion: string | null
   /** The object the click tool is segmenting. */
   assisted: AssistedObject | null
+  /** Entries of the doc that are not drawn: malformed, or not allowed on this image. */
+  skipped: SkippedEntry[]
+  /** Why the last write was refused, until the next one succeeds or it is dismissed. */
+  message: string | null
 }
 
-export interface ClipboardEntry {
-  kind: AnnotationKind
-  geometry: Geometry['geometry']
+export interface SkippedEntry {
+  id: string
+  reason: string
+}
+
+export interface EditorOptions {
+  readOnly: boolean
+  classId: number | null
+  /**
+   * The image's size: entries it does not allow are skipped and writes are kept inside it.
+   * Absent only where a headless test drives tools without an image.
+   */
+  image?: ImageExtent
+  /** Accept and reject annotations and suggestions (reviewers, owners); default: !readOnly. */
+  canReview?: boolean
+  /** Delete skipped entries (owners). */
+  canDeleteSkipped?: boolean
+}
+
+export type ClipboardEntry = Geometry & {
   classId: number | null
   attributes: AnnotationRecord['attributes']
 }
+
+const clipboardEntryOf = (a: AnnotationRecord) =>
+  ({
+    kind: a.kind,
+    geometry: a.geometry,
+    classId: a.classId,
+    attributes: a.attributes,
+  }) as ClipboardEntry
 
 /** Copy and paste work across images of a tab: the clipboard outlives one editor. */
 const clipboard: ClipboardEntry[] = []
 
 export class Editor {
   readonly origin: TransactionOrigin
+  /**
+   * The same user, untracked by undo: deleting a skipped entry must not be undoable, since undo
+   * would write the broken entry back.
+   */
+  private readonly untrackedOrigin: TransactionOrigin
   readonly undoManager: Y.UndoManager
+  readonly image: ImageExtent | null
+  /** Where geometry may lie on the image (null without an image). */
+  readonly area: Bounds | null
+  readonly rights: { review: boolean; deleteSkipped: boolean }
   private listeners = new Set<() => void>()
   private snapshot: AnnotationRecord[] = []
   private byId = new Map<string, AnnotationRecord>()
+  private skippedById = new Map<string, string>()
   private index: SpatialIndex<string> | null = null
   private stopObserving: () => void
   /** Bumped on every change of the annotations; renderers compare it. */
@@ -99,9 +146,16 @@ export class Editor {
   constructor(
     readonly doc: Y.Doc,
     readonly userId: number,
-    options: { readOnly: boolean; classId: number | null },
+    options: EditorOptions,
   ) {
     this.origin = userOrigin(userId)
+    this.untrackedOrigin = userOrigin(userId)
+    this.image = options.image ? { width: options.image.width, height: options.image.height } : null
+    this.area = this.image ? allowedArea(this.image) : null
+    this.rights = {
+      review: !options.readOnly && (options.canReview ?? true),
+      deleteSkipped: !options.readOnly && (options.canDeleteSkipped ?? false),
+    }
     this.undoManager = new Y.UndoManager([annotationsOf(doc), reviewOf(doc)], {
       trackedOrigins: new Set([this.origin]),
       captureTimeout: 400,
@@ -118,6 +172,8 @@ export class Editor {
       brushRadius: 6,
       assistVersion: null,
       assisted: null,
+      skipped: [],
+      message: null,
     }
     this.refresh()
     this.stopObserving = observeAnnotations(doc, (change) => this.refresh(change.ids))
@@ -147,24 +203,45 @@ export class Editor {
     this.emit()
   }
 
-  /** Re-reads the changed annotations (all of them when `ids` is absent). */
+  /**
+   * Re-reads the changed annotations (all of them when `ids` is absent), with the image's rules:
+   * an entry that fails is kept aside with its reason, never drawn or hit-tested.
+   */
   private refresh(ids?: Set<string>) {
+    const image = this.image ?? undefined
+    let skippedChanged = false
+    const skip = (id: string, error: string) => {
+      const reason = error.startsWith(`${id}: `) ? error.slice(id.length + 2) : error
+      if (this.skippedById.get(id) !== reason) skippedChanged = true
+      this.skippedById.set(id, reason)
+    }
     if (!ids) {
-      this.byId = new Map(listAnnotations(this.doc).parsed.map((a) => [a.id, a]))
+      const { parsed, failed } = listAnnotations(this.doc, image)
+      this.byId = new Map(parsed.map((a) => [a.id, a]))
+      skippedChanged = this.skippedById.size > 0
+      this.skippedById = new Map()
+      for (const { id, error } of failed) skip(id, error)
     } else {
       const entries = annotationsOf(this.doc)
       for (const id of ids) {
-        const read = entries.has(id) ? readAnnotation(id, entries.get(id)) : null
+        const read = entries.has(id) ? readAnnotation(id, entries.get(id), image) : null
         if (read?.parsed) this.byId.set(id, read.parsed)
         else this.byId.delete(id)
+        if (read?.error !== undefined) skip(id, read.error)
+        else if (this.skippedById.delete(id)) skippedChanged = true
       }
     }
     this.snapshot = [...this.byId.values()]
     this.index = null
     this.annotationsVersion++
-    const selection = this.state?.selection.filter((id) => this.byId.has(id))
-    if (this.state && selection.length !== this.state.selection.length)
-      this.state = { ...this.state, selection }
+    if (this.state) {
+      const selection = this.state.selection.filter((id) => this.byId.has(id))
+      const changes: Partial<EditorState> = {}
+      if (selection.length !== this.state.selection.length) changes.selection = selection
+      if (skippedChanged)
+        changes.skipped = [...this.skippedById].map(([id, reason]) => ({ id, reason }))
+      if (changes.selection || changes.skipped) this.state = { ...this.state, ...changes }
+    }
     this.emit()
   }
 
@@ -174,7 +251,7 @@ export class Editor {
 
   private spatialIndex(): SpatialIndex<string> {
     if (!this.index) {
-      const index = new SpatialIndex<string>(128)
+      const index = new SpatialIndex<string>(128, this.area)
       for (const a of this.snapshot) index.insert(a.id, boundsOf(a))
       this.index = index
     }
@@ -371,6 +448,8 @@ export class Editor {
     const proposals = await assist.propose(area)
     if (this.assist !== assist) return 0
     const fresh = proposals.filter((p) => {
+      // A proposal the image does not allow is never written.
+      if (this.problemOf('polygon', { rings: p.rings })) return false
       const nearby = this.annotationsIn({
         minX: p.bbox.x,
         minY: p.bbox.y,
@@ -406,6 +485,7 @@ export class Editor {
             },
           },
           origin,
+          this.image ?? undefined,
         )
       }
     }, origin)
@@ -479,6 +559,56 @@ export class Editor {
 
   // Verbs -------------------------------------------------------------------------------
 
+  /** Why the image does not allow a geometry, or null (always null without an image). */
+  problemOf(kind: AnnotationKind, geometry: Geometry['geometry']): string | null {
+    return this.image ? geometryProblem({ kind, geometry } as Geometry, this.image) : null
+  }
+
+  /**
+   * Runs a write; a refused one (the image does not allow it, the entry is gone) becomes the
+   * editor's message instead of an exception thrown out of an event handler.
+   */
+  private attempt<T>(write: () => T): T | null {
+    try {
+      const result = write()
+      if (this.state.message !== null) this.update({ message: null })
+      return result
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      this.update({ message: `Not saved: ${reason}` })
+      return null
+    }
+  }
+
+  dismissMessage() {
+    if (this.state.message !== null) this.update({ message: null })
+  }
+
+  /** Throws when any of the geometries is not allowed, before anything is written. */
+  private checkAll(entries: { kind: AnnotationKind; geometry: Geometry['geometry'] }[]) {
+    for (const { kind, geometry } of entries) {
+      const problem = this.problemOf(kind, geometry)
+      if (problem) throw new Error(`${kind}: ${problem}`)
+    }
+  }
+
+  /** The point moved inside the area geometry may occupy (unchanged without an image). */
+  clampToImage(point: Point): Point {
+    return this.area ? clampPoint(point, this.area) : point
+  }
+
+  /** The drag offset nearest to `offset` that keeps the whole selection inside the image. */
+  clampSelectionOffset(offset: Point): Point {
+    const bounds = unionBounds(
+      this.state.selection.flatMap((id) => {
+        const a = this.byId.get(id)
+        return a ? [boundsOf(a)] : []
+      }),
+    )
+    if (!this.area || !bounds) return offset
+    return clampOffset(bounds, this.area, offset) ?? { x: 0, y: 0 }
+  }
+
   select(selection: string[]) {
     this.update({ selection })
   }
@@ -490,38 +620,57 @@ export class Editor {
   setActiveClass(classId: number | null) {
     this.update({ classId })
     if (!this.state.readOnly) {
-      for (const id of this.state.selection) updateClass(this.doc, id, classId, this.origin)
+      this.attempt(() => {
+        for (const id of this.state.selection) updateClass(this.doc, id, classId, this.origin)
+      })
     }
   }
 
-  create(kind: AnnotationKind, geometry: Geometry['geometry']): string | null {
-    if (this.state.readOnly) return null
+  private createChecked(kind: AnnotationKind, geometry: Geometry['geometry']): string {
     const id = createAnnotation(
       this.doc,
       { kind, geometry, classId: this.state.classId },
       this.origin,
+      this.image ?? undefined,
     )
     this.undoManager.stopCapturing()
     return id
   }
 
+  /** Writes a new annotation of the active class; null when refused (see `message`). */
+  create(kind: AnnotationKind, geometry: Geometry['geometry']): string | null {
+    if (this.state.readOnly) return null
+    return this.attempt(() => this.createChecked(kind, geometry))
+  }
+
+  /** Moves the selection, as far as the image allows. */
   moveSelection(dx: number, dy: number) {
     if (this.state.readOnly) return
-    this.doc.transact(() => {
-      for (const id of this.state.selection) {
-        const annotation = this.byId.get(id)
-        if (annotation)
-          updateGeometry(this.doc, id, translateGeometry(annotation, dx, dy), this.origin)
-      }
-    }, this.origin)
+    const offset = this.clampSelectionOffset({ x: dx, y: dy })
+    if (offset.x === 0 && offset.y === 0) return
+    const moved = this.state.selection.flatMap((id) => {
+      const a = this.byId.get(id)
+      return a ? [{ id, kind: a.kind, geometry: translateGeometry(a, offset.x, offset.y) }] : []
+    })
+    this.attempt(() => {
+      this.checkAll(moved)
+      this.doc.transact(() => {
+        for (const { id, geometry } of moved)
+          updateGeometry(this.doc, id, geometry, this.origin, this.image ?? undefined)
+      }, this.origin)
+    })
+    this.undoManager.stopCapturing()
+  }
+
+  private setGeometryChecked(id: string, geometry: Geometry['geometry']) {
+    updateGeometry(this.doc, id, geometry, this.origin, this.image ?? undefined)
+    // Each finished gesture is its own undo step.
     this.undoManager.stopCapturing()
   }
 
   setGeometry(id: string, geometry: Geometry['geometry']) {
     if (this.state.readOnly) return
-    updateGeometry(this.doc, id, geometry, this.origin)
-    // Each finished gesture is its own undo step.
-    this.undoManager.stopCapturing()
+    this.attempt(() => this.setGeometryChecked(id, geometry))
   }
 
   deleteSelection() {
@@ -532,13 +681,33 @@ export class Editor {
     this.select([])
   }
 
+  /** Deletes one annotation (an annotator's way to dismiss a suggestion); undoable. */
+  deleteById(id: string) {
+    if (this.state.readOnly || !this.byId.has(id)) return
+    deleteAnnotation(this.doc, id, this.origin)
+    this.undoManager.stopCapturing()
+  }
+
+  /** Deletes an entry the editor skipped (owners only); not undoable. */
+  deleteSkipped(id: string) {
+    if (!this.rights.deleteSkipped || !this.skippedById.has(id)) return
+    deleteAnnotation(this.doc, id, this.untrackedOrigin)
+  }
+
   setBrushRadius(radius: number) {
     this.update({ brushRadius: Math.min(200, Math.max(0.5, radius)) })
   }
 
-  /** Paints (union) or erases (subtract) a brush stroke into a mask annotation. */
+  /**
+   * Paints (union) or erases (subtract) a brush stroke into a mask annotation. Painting keeps
+   * to the image's pixels, erasing to the area a mask may occupy.
+   */
   paintMask(points: number[], operation: 'union' | 'subtract', start: Point) {
     if (this.state.readOnly) return
+    this.attempt(() => this.paintMaskChecked(points, operation, start))
+  }
+
+  private paintMaskChecked(points: number[], operation: 'union' | 'subtract', start: Point) {
     const selected =
       this.state.selection.length === 1 ? this.byId.get(this.state.selection[0]) : undefined
     const underStart = this.annotationAt(start)
@@ -548,82 +717,91 @@ export class Editor {
         : operation === 'subtract' && underStart && this.byId.get(underStart)?.kind === 'mask'
           ? this.byId.get(underStart)
           : undefined
-    const stroke = rasterizeStroke(points, this.state.brushRadius)
+    const { maxMaskPixels } = ANNOTATION_LIMITS
+    const inside =
+      this.image && this.area
+        ? operation === 'union'
+          ? { minX: 0, minY: 0, maxX: this.image.width, maxY: this.image.height }
+          : this.area
+        : null
+    const stroke = inside
+      ? strokeInside(points, this.state.brushRadius, inside, maxMaskPixels)
+      : rasterizeStroke(points, this.state.brushRadius)
+    if (!stroke) return
     const before = target?.kind === 'mask' ? decodeMaskRle(target.geometry) : null
+    if (before && this.image) checkCombinedSize(before, stroke, maxMaskPixels)
     const result = combineMasks(before, stroke, operation)
     if (!target) {
-      if (result) {
-        const id = this.create('mask', encodeMaskRle(result))
-        if (id) this.select([id])
-      }
+      if (result) this.select([this.createChecked('mask', encodeMaskRle(result))])
       return
     }
-    if (result) this.setGeometry(target.id, encodeMaskRle(result))
+    if (result) this.setGeometryChecked(target.id, encodeMaskRle(result))
     else {
       deleteAnnotation(this.doc, target.id, this.origin)
       this.undoManager.stopCapturing()
     }
   }
 
+  /** Accepts a suggestion or a person's annotation (reviewers and owners). */
   accept(id: string) {
-    if (!this.state.readOnly) acceptSuggestion(this.doc, id, this.origin)
+    if (!this.rights.review) return
+    this.attempt(() => acceptSuggestion(this.doc, id, this.origin))
   }
 
+  /** Rejects a suggestion or a person's annotation (reviewers and owners). */
   reject(id: string) {
-    if (this.state.readOnly) return
+    if (!this.rights.review) return
     const annotation = this.byId.get(id)
     // A suggestion is removed; a person's annotation is marked rejected for its author.
-    if (annotation?.origin.type === 'model') deleteAnnotation(this.doc, id, this.origin)
-    else setReviewDecision(this.doc, id, 'rejected', this.origin)
+    this.attempt(() => {
+      if (annotation?.origin.type === 'model') deleteAnnotation(this.doc, id, this.origin)
+      else setReviewDecision(this.doc, id, 'rejected', this.origin)
+    })
   }
 
   copy() {
     clipboard.splice(0, clipboard.length)
     for (const id of this.state.selection) {
       const a = this.byId.get(id)
-      if (a)
-        clipboard.push({
-          kind: a.kind,
-          geometry: a.geometry,
-          classId: a.classId,
-          attributes: a.attributes,
-        })
+      if (a) clipboard.push(clipboardEntryOf(a))
     }
+  }
+
+  /**
+   * Writes copies of `sources` moved by `offset`, as near to it as keeps them all inside the
+   * image, and selects them; nothing is written when they do not fit.
+   */
+  private writeCopies(sources: ClipboardEntry[], offset: Point) {
+    const bounds = unionBounds(sources.map(boundsOf))
+    const placed = this.area && bounds ? clampOffset(bounds, this.area, offset) : offset
+    if (!placed) throw new Error('the annotations are larger than this image allows')
+    const copies = sources.map((entry) => ({
+      ...entry,
+      geometry: translateGeometry(entry, placed.x, placed.y),
+    })) as ClipboardEntry[]
+    this.checkAll(copies)
+    const ids: string[] = []
+    this.doc.transact(() => {
+      for (const copy of copies)
+        ids.push(createAnnotation(this.doc, copy, this.origin, this.image ?? undefined))
+    }, this.origin)
+    this.select(ids)
   }
 
   paste() {
     if (this.state.readOnly || clipboard.length === 0) return
-    const ids: string[] = []
-    this.doc.transact(() => {
-      for (const entry of clipboard) {
-        ids.push(createAnnotation(this.doc, { ...entry }, this.origin))
-      }
-    }, this.origin)
-    this.select(ids)
+    // Copied from another image, they may lie outside this one: moved in as little as needed.
+    this.attempt(() => this.writeCopies(clipboard, { x: 0, y: 0 }))
   }
 
   duplicate() {
     if (this.state.readOnly) return
-    const ids: string[] = []
-    this.doc.transact(() => {
-      for (const id of this.state.selection) {
-        const a = this.byId.get(id)
-        if (!a) continue
-        const geometry = translateGeometry(
-          a,
-          10 / this.state.camera.scale,
-          10 / this.state.camera.scale,
-        )
-        ids.push(
-          createAnnotation(
-            this.doc,
-            { kind: a.kind, geometry, classId: a.classId, attributes: a.attributes },
-            this.origin,
-          ),
-        )
-      }
-    }, this.origin)
-    this.select(ids)
+    const step = 10 / this.state.camera.scale
+    const sources = this.state.selection.flatMap((id) => {
+      const a = this.byId.get(id)
+      return a ? [clipboardEntryOf(a)] : []
+    })
+    if (sources.length > 0) this.attempt(() => this.writeCopies(sources, { x: step, y: step }))
   }
 
   undo() {

@@ -1,6 +1,6 @@
 // Drawing and hit-testing facts of an annotation's geometry: bounds, outline points, and
 // whether a point lies on or inside it. Pure.
-import type { AnnotationRecord } from '../../../../shared/schemas/annotation.ts'
+import type { AnnotationRecord, Geometry } from '../../../../shared/schemas/annotation.ts'
 import type { Bounds } from './spatialIndex.ts'
 
 export type Point = { x: number; y: number }
@@ -14,7 +14,7 @@ function flatBounds(points: number[], b: Bounds) {
   }
 }
 
-export function boundsOf(annotation: AnnotationRecord): Bounds {
+export function boundsOf(annotation: Geometry): Bounds {
   const b = { minX: Infinity, minY: Infinity, maxX: -Infinity, maxY: -Infinity }
   switch (annotation.kind) {
     case 'polygon':
@@ -86,7 +86,7 @@ export function hitTest(annotation: AnnotationRecord, p: Point, tolerance: numbe
 
 /** The geometry moved by (dx, dy). */
 export function translateGeometry(
-  annotation: AnnotationRecord,
+  annotation: Geometry,
   dx: number,
   dy: number,
 ): AnnotationRecord['geometry'] {

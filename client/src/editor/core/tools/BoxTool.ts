@@ -1,4 +1,5 @@
-// Box: press at one corner, drag to the other, release. States: box.idle → box.drawing.
+// Box: press at one corner, drag to the other, release; corners stop at the edge of the area
+// the image allows. States: box.idle → box.drawing.
 import type { Tool } from './Tool.ts'
 
 export const BoxTool: Tool = {
@@ -7,26 +8,29 @@ export const BoxTool: Tool = {
   shortcut: 'b',
   onPointerDown(editor, event) {
     if (event.button !== 0) return
+    const point = editor.clampToImage(event.point)
     editor.setToolState('box.drawing', {
-      origin: event.point,
-      points: [event.point.x, event.point.y, event.point.x, event.point.y],
+      origin: point,
+      points: [point.x, point.y, point.x, point.y],
     })
   },
   onPointerMove(editor, event) {
     const { toolState, gesture } = editor.state
     if (toolState !== 'box.drawing' || !gesture?.origin) return
+    const point = editor.clampToImage(event.point)
     editor.setToolState('box.drawing', {
       ...gesture,
-      points: [gesture.origin.x, gesture.origin.y, event.point.x, event.point.y],
+      points: [gesture.origin.x, gesture.origin.y, point.x, point.y],
     })
   },
   onPointerUp(editor, event) {
     const { toolState, gesture } = editor.state
     if (toolState !== 'box.drawing' || !gesture?.origin) return
-    const x = Math.min(gesture.origin.x, event.point.x)
-    const y = Math.min(gesture.origin.y, event.point.y)
-    const width = Math.abs(event.point.x - gesture.origin.x)
-    const height = Math.abs(event.point.y - gesture.origin.y)
+    const point = editor.clampToImage(event.point)
+    const x = Math.min(gesture.origin.x, point.x)
+    const y = Math.min(gesture.origin.y, point.y)
+    const width = Math.abs(point.x - gesture.origin.x)
+    const height = Math.abs(point.y - gesture.origin.y)
     editor.setToolState('box.idle')
     if (width >= 1 && height >= 1) editor.create('box', { x, y, width, height })
   },

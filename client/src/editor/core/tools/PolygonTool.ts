@@ -1,6 +1,7 @@
 // Polygon: click to add vertices; close by clicking the first vertex or pressing Enter;
 // Backspace removes the last vertex; Escape discards. States: polygon.idle → polygon.drawing.
 // Polyline shares the gesture and finishes with Enter or a double click on the last vertex.
+// Vertices stop at the edge of the area the image allows.
 import type { Editor } from '../Editor.ts'
 import type { Tool, ToolId } from './Tool.ts'
 
@@ -22,26 +23,26 @@ function vertexTool(id: ToolId & ('polygon' | 'polyline'), label: string, shortc
     shortcut,
     onPointerDown(editor, event) {
       if (event.button !== 0) return
+      const point = editor.clampToImage(event.point)
       const { toolState, gesture } = editor.state
       const points = toolState === `${id}.drawing` ? [...(gesture?.points ?? [])] : []
       if (points.length >= 4) {
         // A click on the first vertex (polygon) or the last one (polyline) finishes the shape.
         const [tx, ty] = id === 'polygon' ? [points[0], points[1]] : points.slice(-2)
-        const distance =
-          Math.hypot(event.point.x - tx, event.point.y - ty) * editor.state.camera.scale
+        const distance = Math.hypot(point.x - tx, point.y - ty) * editor.state.camera.scale
         if (distance <= CLOSE_DISTANCE_SCREEN_PX && (id === 'polyline' || points.length >= 6)) {
           editor.setToolState(`${id}.drawing`, { points })
           finish(editor, id)
           return
         }
       }
-      points.push(event.point.x, event.point.y)
-      editor.setToolState(`${id}.drawing`, { points, cursor: event.point })
+      points.push(point.x, point.y)
+      editor.setToolState(`${id}.drawing`, { points, cursor: point })
     },
     onPointerMove(editor, event) {
       const { toolState, gesture } = editor.state
       if (toolState === `${id}.drawing`)
-        editor.setToolState(toolState, { ...gesture, cursor: event.point })
+        editor.setToolState(toolState, { ...gesture, cursor: editor.clampToImage(event.point) })
     },
     onKeyDown(editor, key) {
       if (editor.state.toolState !== `${id}.drawing`) return false

@@ -1,6 +1,7 @@
 // Select and move: click an annotation to select it (shift adds), drag to move the selection.
 // On a single selected polygon or polyline: drag a vertex to move it, press on an edge to insert
 // a vertex there and drag it, Alt+click a vertex to delete it.
+// Moves and vertices stop at the edge of the area the image allows.
 // States: select.idle → select.pointing → select.dragging | select.vertex.
 import { edgeAt, insertVertex, moveVertex, removeVertex, vertexAt } from '../geometryOf.ts'
 import type { Tool } from './Tool.ts'
@@ -56,18 +57,22 @@ export const SelectTool: Tool = {
   onPointerMove(editor, event) {
     const { toolState, gesture } = editor.state
     if (toolState === 'select.vertex' && gesture?.vertex) {
-      editor.setToolState(toolState, { ...gesture, cursor: event.point })
+      editor.setToolState(toolState, { ...gesture, cursor: editor.clampToImage(event.point) })
       return
     }
     if (!gesture?.origin || (toolState !== 'select.pointing' && toolState !== 'select.dragging'))
       return
-    const offset = { x: event.point.x - gesture.origin.x, y: event.point.y - gesture.origin.y }
+    const pointer = { x: event.point.x - gesture.origin.x, y: event.point.y - gesture.origin.y }
     if (
       toolState === 'select.pointing' &&
-      Math.hypot(offset.x, offset.y) * editor.state.camera.scale < 3
+      Math.hypot(pointer.x, pointer.y) * editor.state.camera.scale < 3
     )
       return
-    editor.setToolState('select.dragging', { ...gesture, offset })
+    // The preview shows where the move will land.
+    editor.setToolState('select.dragging', {
+      ...gesture,
+      offset: editor.clampSelectionOffset(pointer),
+    })
   },
   onPointerUp(editor, event) {
     const { toolState, gesture } = editor.state
@@ -81,9 +86,10 @@ export const SelectTool: Tool = {
         Math.hypot(event.point.x - gesture.origin.x, event.point.y - gesture.origin.y) > 0
       if (annotation && (moved || gesture.vertex.inserted)) {
         const ref = { list: gesture.vertex.list, index: gesture.vertex.index }
+        const point = editor.clampToImage(event.point)
         const geometry = gesture.vertex.inserted
-          ? insertVertex(annotation, ref, event.point)
-          : moveVertex(annotation, ref, event.point)
+          ? insertVertex(annotation, ref, point)
+          : moveVertex(annotation, ref, point)
         editor.setGeometry(annotation.id, geometry)
       }
     }
