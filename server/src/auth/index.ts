@@ -3,3 +3,4 @@ export { authenticateToken, createAccessControl, readCookie } from './accessCont
 export { registerAuthRoutes } from './routes.ts'
 export { SESSION_COOKIE } from './sessions.ts'
 export { createUser, ensureAdmin } from './users.ts'
+export type { LoginThrottleStore } from './LoginThrottleStore.ts'
