@@ -35,7 +35,8 @@ const TokenInfo = z.object({
   lastUsedAt: z.string().nullable(),
 })
 
-export function registerAuthRoutes(api: ApiRouter, { db, config, log }: AppContext): void {
+export function registerAuthRoutes(api: ApiRouter, context: AppContext): void {
+  const { db, config, log } = context
   const throttle = new LoginThrottle(
     new SqliteLoginThrottleStore(db),
     loginThrottlePolicy(config),
@@ -185,6 +186,11 @@ export function registerAuthRoutes(api: ApiRouter, { db, config, log }: AppConte
     params: z.object({ userId: Id }),
     body: UpdateUserBody,
     response: User,
-    handler: ({ params, body }) => updateUser(db, params.userId, body),
+    handler: ({ params, body }) => {
+      const user = updateUser(db, params.userId, body)
+      // A disabled account or a new password ends that user's open collaboration sockets too.
+      context.accessChanged({ userId: params.userId })
+      return user
+    },
   })
 }
