@@ -4,11 +4,21 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import express from 'express'
+import { z } from 'zod'
 import { createAccessControl } from './auth/accessControl.ts'
 import { registerAuthRoutes } from './auth/routes.ts'
 import { ensureAdmin } from './auth/users.ts'
 import { type BlobStore, FileBlobStore } from './blobs/BlobStore.ts'
-import { CollabServer, DocStore, registerCollabRoutes } from './collab/index.ts'
+import {
+  AccessCheck,
+  CollabServer,
+  DocumentPolicy,
+  ImageIndexing,
+  Persistence,
+  Presence,
+  registerCollabRoutes,
+  SqliteDocumentStore,
+} from './collab/index.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/database.ts'
 import { ApiRouter } from './http/ApiRouter.ts'
@@ -27,6 +37,13 @@ export interface AppContext {
   log: Logger
   /** Called after images were deleted (their live documents are dropped). */
   imagesDeleted(imageIds: number[]): void
+  /**
+   * Called after who may do what changed (a membership, a role, an account disabled or its
+   * password changed): open collaboration connections of that user or project are checked again.
+   */
+  accessChanged(change: { userId?: number; projectId?: number }): void
+  /** Whether start-up work (the demo project) is done; /api/health says ready only then. */
+  ready: boolean
 }
 
 export interface TesseraApp {
@@ -64,26 +81,47 @@ export function createApp(config: Config): TesseraApp {
     imagesDeleted: (ids) => {
       for (const id of ids) collab?.discardImage(id)
     },
+    accessChanged: (change) => collab?.refreshAccess(change),
+    ready: false,
   }
   const generatedAdminPassword = ensureAdmin(db, config.adminPassword)
 
   const access = createAccessControl(db)
   collab = new CollabServer({
-    db,
-    store: new DocStore(db),
-    access,
     log,
     maxMessageBytes: config.maxMessageBytes,
-    maxDocBytes: config.maxDocBytes,
+    // In this order: who may connect, the stored document, the guard that repairs what a
+    // connection may not change, then the index and presence derived from the result.
+    extensions: [
+      new AccessCheck({
+        db,
+        access,
+        log,
+        publicUrl: config.publicUrl,
+        allowedOrigins: config.allowedOrigins,
+      }),
+      new Persistence({
+        store: new SqliteDocumentStore(db),
+        maxDocBytes: config.maxDocBytes,
+        compactAfterUpdates: config.compactAfterUpdates,
+      }),
+      new DocumentPolicy(log),
+      new ImageIndexing(db, log),
+      new Presence(),
+    ],
   })
   const api = new ApiRouter(access)
   api.route({
     method: 'get',
     path: '/api/health',
-    summary: 'Liveness check',
+    summary: 'Liveness and readiness: ready once start-up work (the demo project) is done',
     tag: 'system',
     auth: 'public',
-    handler: () => ({ ok: true }),
+    response: z.object({ ok: z.literal(true), ready: z.boolean() }),
+    handler: ({ res }) => {
+      if (!context.ready) res.status(503)
+      return { ok: true as const, ready: context.ready }
+    },
   })
   registerAuthRoutes(api, context)
   registerProjectRoutes(api, context)
@@ -94,7 +132,7 @@ export function createApp(config: Config): TesseraApp {
 
   const app = express()
   app.disable('x-powered-by')
-  app.set('trust proxy', 'loopback')
+  app.set('trust proxy', config.trustProxy === 'false' ? false : config.trustProxy)
   app.use((req, res, next) => {
     res.set(CROSS_ORIGIN_ISOLATION)
     const started = process.hrtime.bigint()

@@ -5,15 +5,23 @@ import { seedDemoProject } from './demo/seedDemoProject.ts'
 import { startServer } from './server.ts'
 
 const config = configFromEnv(process.env)
-const server = await startServer(config)
-const { tessera } = server
-if (tessera.generatedAdminPassword) {
-  console.log(
-    `\n  First start: created user "admin" with password ${tessera.generatedAdminPassword}\n  (set TESSERA_ADMIN_PASSWORD to choose it; this is shown only once)\n`,
-  )
-}
-if (config.demo) await seedDemoProject(tessera.context)
+const server = await startServer(config, async (tessera) => {
+  if (tessera.generatedAdminPassword) {
+    console.log(
+      `\n  First start: created user "admin" with password ${tessera.generatedAdminPassword}\n  (set TESSERA_ADMIN_PASSWORD to choose it; this is shown only once)\n`,
+    )
+  }
+  if (config.demo) await seedDemoProject(tessera.context)
+})
 console.log(`Tessera listening on ${server.url} (data in ${config.dataDir})`)
+try {
+  await server.started
+  console.log('Tessera is ready')
+} catch (error) {
+  console.error('Start-up failed:', error)
+  await server.close()
+  process.exit(1)
+}
 
 let stopping = false
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

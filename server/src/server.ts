@@ -10,10 +10,19 @@ export interface RunningServer {
   port: number
   httpServer: http.Server
   tessera: TesseraApp
+  /** Resolves when start-up work is done (the server is ready), rejects if it failed. */
+  started: Promise<void>
   close(): Promise<void>
 }
 
-export async function startServer(config: Config): Promise<RunningServer> {
+/**
+ * Listens, then runs start-up work (the demo project) while already answering requests;
+ * /api/health says ready once it is done.
+ */
+export async function startServer(
+  config: Config,
+  startup?: (tessera: TesseraApp) => Promise<void>,
+): Promise<RunningServer> {
   const tessera = createApp(config)
   const httpServer = http.createServer(tessera.app)
   httpServer.keepAliveTimeout = 5_000
@@ -23,6 +32,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject)
     httpServer.listen(config.port, config.host, () => resolve())
+  })
+  const started = (startup ? startup(tessera) : Promise.resolve()).then(() => {
+    tessera.context.ready = true
   })
   const { port } = httpServer.address() as AddressInfo
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -41,5 +53,5 @@ export async function startServer(config: Config): Promise<RunningServer> {
     })()
     return closing
   }
-  return { url: `http://${host}:${port}`, port, httpServer, tessera, close }
+  return { url: `http://${host}:${port}`, port, httpServer, tessera, started, close }
 }

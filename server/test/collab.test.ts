@@ -13,7 +13,7 @@ import {
   userOrigin,
 } from '../../shared/doc/index.ts'
 import { CloseCode } from '../../shared/schemas/closeCodes.ts'
-import { computeImageIndex, DocStore, readImageIndex } from '../src/collab/index.ts'
+import { computeImageIndex, readImageIndex, SqliteDocumentStore } from '../src/collab/index.ts'
 import {
   type CollabClient,
   collabProject,
@@ -25,6 +25,7 @@ import {
 import { ApiClient, startTestServer, type TestServer } from './harness.ts'
 import { startServerProcess } from './serverProcess.ts'
 
+// Inside the 64×64 test image for x ≤ 59.
 const square = (x: number) => ({ rings: [[x, 0, x + 5, 0, x + 5, 5, x, 5]] })
 let server: TestServer
 const clients: CollabClient[] = []
@@ -59,7 +60,7 @@ describe('collaboration', () => {
       for (const [k, client] of [a, b, c].entries()) {
         createAnnotation(
           client.doc,
-          { kind: 'polygon', geometry: square(i * 10 + k), classId: 1 },
+          { kind: 'polygon', geometry: square(i * 5 + k), classId: 1 },
           userOrigin(k),
         )
       }
@@ -101,7 +102,11 @@ describe('collaboration', () => {
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(listAnnotations(editor.doc).parsed).toHaveLength(1)
     const live = server.server.tessera.collab.liveDoc(`image:${imageId}`)!
-    expect(listAnnotations(live).parsed.map((a) => a.author)).toEqual([1])
+    // The author is the editor's account, whatever user id its client wrote.
+    const editorId = (await server.admin.request('GET', '/api/users')).body.users.find(
+      (u: { username: string }) => u.username === 'editor1',
+    ).id
+    expect(listAnnotations(live).parsed.map((a) => a.author)).toEqual([editorId])
     // A fresh client sees only the editor's annotation.
     const late = open(imageId, tokens.editor1)
     await synced(late)
@@ -116,12 +121,33 @@ describe('collaboration', () => {
     const first = open(imageId, tokens.plain1)
     const second = open(imageId, tokens.plain2)
     await Promise.all([synced(first), synced(second)])
-    first.doc.getMap('scratch').set('hello', 'world')
+    first.doc.transact(() => {
+      const entry = new Y.Map<unknown>()
+      const fields = {
+        kind: 'box',
+        geometry: { x: 1, y: 2, width: 3, height: 4 },
+        classId: null,
+        author: null,
+        updatedBy: null,
+        createdAt: 1,
+        updatedAt: 1,
+        origin: { type: 'human' },
+        review: 'accepted',
+        attributes: {},
+      }
+      for (const [key, value] of Object.entries(fields)) entry.set(key, value)
+      first.doc.getMap('annotations').set('plain', entry)
+      // Roots the app does not know are cleared by the server.
+      first.doc.getMap('scratch').set('hello', 'world')
+    })
     await eventually(
-      () => second.doc.getMap('scratch').get('hello') === 'world',
+      () => listAnnotations(second.doc).parsed.some((a) => a.id === 'plain'),
       5_000,
-      'plain map value',
+      'plain annotation',
     )
+    await eventually(() => first.doc.getMap('scratch').size === 0, 5_000, 'scratch cleared')
+    expect(second.doc.getMap('scratch').size).toBe(0)
+    expect(listAnnotations(second.doc).parsed[0].author).not.toBeNull()
   })
 
   it('closes connections without credentials, of non-members and to unknown images, with named codes', async () => {
@@ -181,7 +207,7 @@ describe('collaboration', () => {
     const listing = await server.admin.request('GET', `/api/projects/${project}/images`)
     expect(listing.body.images[0].status).toBe('done')
     // Oracle: the index built from updates equals one computed from the stored document.
-    const stored = new DocStore(db).load(`image:${imageId}`).doc
+    const stored = new SqliteDocumentStore(db).load(`image:${imageId}`).doc
     const rebuilt = computeImageIndex(imageId, stored)
     const { imageId: _, ...incremental } = readImageIndex(db, imageId)!
     expect({ ...rebuilt, imageId: undefined }).toMatchObject({ ...incremental, imageId: undefined })
@@ -222,7 +248,7 @@ describe('collaboration', () => {
 })
 
 describe('presence', () => {
-  it('tells the project page who is on which image', async () => {
+  it('tells the project page who is on which image, by their account names', async () => {
     const { project, imageId, tokens } = await collabProject(server.admin, {
       pres1: 'annotator',
       pres2: 'viewer',
@@ -238,9 +264,10 @@ describe('presence', () => {
         .flatMap((i: any) => (i.imageId === imageId ? i.users.map((u: any) => u.name) : []))
         .sort()
     }
-    await expect.poll(names).toEqual(['Ada', 'Bea'])
+    // Names come from the accounts, not from what a client claims.
+    await expect.poll(names).toEqual(['pres1', 'pres2'])
     b.destroy()
-    await expect.poll(names).toEqual(['Ada'])
+    await expect.poll(names).toEqual(['pres1'])
   })
 })
 
@@ -317,7 +344,7 @@ describe('durability', () => {
       })
       client.destroy()
       await s.server.close()
-      const store = new DocStore(
+      const store = new SqliteDocumentStore(
         (await import('../src/db/database.ts')).openDatabase(path.join(data, 'tessera.sqlite')),
       )
       const reloaded = store.load(`image:${imageId}`)

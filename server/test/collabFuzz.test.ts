@@ -16,7 +16,7 @@ import {
 } from '../../shared/doc/index.ts'
 import { createRandom } from '../../shared/random/createRandom.ts'
 import { fuzzSeeds } from '../../shared/testing/fuzzSeeds.ts'
-import { DocStore } from '../src/collab/index.ts'
+import { SqliteDocumentStore } from '../src/collab/index.ts'
 import { type CollabClient, collabProject, connect, eventually, synced } from './collabClients.ts'
 import { startTestServer, type TestServer } from './harness.ts'
 
@@ -100,7 +100,9 @@ describe('randomized convergence through the server', () => {
         expect(listAnnotations(client.doc).failed).toEqual([])
       }
       // The server's persisted document is the same.
-      const stored = new DocStore(server.server.tessera.context.db).load(`image:${imageId}`).doc
+      const stored = new SqliteDocumentStore(server.server.tessera.context.db).load(
+        `image:${imageId}`,
+      ).doc
       expect(annotationsOf(stored).toJSON()).toEqual(reference)
     } catch (error) {
       console.error(`Server convergence failed with FUZZ_SEED=${SEED}:\n${log.join('\n')}`)

@@ -29,6 +29,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}): Pro
     ...overrides,
   })
   const server = await startServer(config)
+  await server.started
   const admin = new ApiClient(server.url)
   await admin.login('admin', ADMIN_PASSWORD)
   return {

@@ -257,6 +257,14 @@ export interface AnnotationChange {
   local: boolean
 }
 
+/** Whether a transaction changed annotations or the review state. */
+export function changesAnnotations(doc: Y.Doc, transaction: Y.Transaction): boolean {
+  type Changed = Parameters<typeof transaction.changed.has>[0]
+  const annotations = annotationsOf(doc) as unknown as Changed
+  const review = reviewOf(doc) as unknown as Changed
+  return transaction.changedParentTypes.has(annotations) || transaction.changed.has(review)
+}
+
 /** Calls back once per transaction that touched annotations or the review state. */
 export function observeAnnotations(
   doc: Y.Doc,

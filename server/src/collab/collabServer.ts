@@ -1,69 +1,46 @@
-// The y-websocket endpoint at /collab/<room> (room "image:<imageId>"): authenticates the
-// upgrade, maps the caller's project role to read-only for viewers, persists every update
-// before relaying it, relays awareness, keeps the derived image index, and unloads idle docs.
-// Speaks the standard y-websocket protocol (y-protocols sync + awareness).
+// The y-websocket endpoint at /collab/<room>: speaks the standard protocol (y-protocols sync and
+// awareness), keeps one room per loaded document with its connections, and relays. Everything
+// else (who may connect, storage, the document guard, the index, presence) is an extension
+// called through typed hooks (hooks.ts), in the order given.
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WebSocket, WebSocketServer } from 'ws'
+import * as authProtocol from 'y-protocols/auth'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import {
-  migrateDoc,
-  observeAnnotations,
-  type TransactionOrigin,
-  userOrigin,
-} from '../../../shared/doc/index.ts'
+import { userOrigin } from '../../../shared/doc/index.ts'
 import { CLOSE_REASON, CloseCode } from '../../../shared/schemas/closeCodes.ts'
-import { authenticateToken } from '../auth/accessControl.ts'
-import type { Db } from '../db/database.ts'
-import { type AccessControl, hasRole, type Principal } from '../http/ApiRouter.ts'
+import type { CollabNotice } from '../../../shared/schemas/collabNotice.ts'
+import { hasRole, type ProjectRole } from '../http/ApiRouter.ts'
 import type { Logger } from '../logger.ts'
-import type { DocStore } from './docStore.ts'
-import { computeImageIndex, writeImageIndex } from './imageIndex.ts'
+import {
+  type CollabConnection,
+  type CollabExtension,
+  CollabRefusal,
+  type CollabRoom,
+  type RoomAccess,
+} from './hooks.ts'
 
 const MESSAGE_SYNC = 0
 const MESSAGE_AWARENESS = 1
+const MESSAGE_AUTH = 2
 const MESSAGE_QUERY_AWARENESS = 3
 const PATH_PREFIX = '/collab/'
+/** A read-only connection that keeps sending edits is told so at most this often. */
+const READ_ONLY_NOTICE_MS = 1_000
 
 export interface CollabOptions {
-  db: Db
-  store: DocStore
-  access: AccessControl
+  extensions: CollabExtension[]
   log: Logger
   maxMessageBytes: number
-  maxDocBytes: number
   /** Unload a document this long after its last connection closed. */
   unloadAfterMs?: number
-  /** Compact the update log into a snapshot after this many updates. */
-  compactAfterUpdates?: number
-  indexDelayMs?: number
-}
-
-interface Connection {
-  principal: Principal
-  readOnly: boolean
-  origin: TransactionOrigin
-  awarenessIds: Set<number>
-  alive: boolean
-}
-
-interface Room {
-  name: string
-  imageId: number
-  doc: Y.Doc
-  awareness: awarenessProtocol.Awareness
-  connections: Map<WebSocket, Connection>
-  bytes: number
-  logged: number
-  unloadTimer: NodeJS.Timeout | null
-  indexTimer: NodeJS.Timeout | null
-  stopObserving: () => void
-  /** Set when the image was deleted: nothing of the room is stored any more. */
-  discarded: boolean
+  /** Check every open connection's credentials and role this often (changes this process
+   * makes are applied at once through refreshAccess). */
+  accessSweepMs?: number
 }
 
 function message(write: (encoder: encoding.Encoder) => void): Uint8Array {
@@ -83,10 +60,99 @@ function awarenessMessage(
   })
 }
 
+function send(ws: WebSocket, data: Uint8Array) {
+  if (ws.readyState !== WebSocket.OPEN) return
+  ws.send(data, (error) => {
+    if (error) ws.terminate()
+  })
+}
+
+class Connection implements CollabConnection {
+  role: ProjectRole
+  readonly origin
+  /** Awareness client ids this connection set. */
+  readonly awarenessIds = new Set<number>()
+  alive = true
+  lastReadOnlyNotice = 0
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly access: RoomAccess,
+  ) {
+    this.role = access.role
+    // One origin object per connection: transactions are traced back to it by identity.
+    this.origin = userOrigin(access.principal.userId)
+  }
+
+  get readOnly() {
+    return !hasRole(this.role, 'annotator')
+  }
+
+  notify(notice: CollabNotice) {
+    send(
+      this.socket,
+      message((e) => {
+        encoding.writeVarUint(e, MESSAGE_AUTH)
+        authProtocol.writePermissionDenied(e, JSON.stringify(notice))
+      }),
+    )
+  }
+
+  close(code: number, reason: string) {
+    this.socket.close(code, reason)
+  }
+}
+
+class Room implements CollabRoom {
+  readonly doc = new Y.Doc({ gc: true })
+  readonly awareness: awarenessProtocol.Awareness
+  readonly connections = new Map<WebSocket, Connection>()
+  private readonly byOrigin = new Map<unknown, Connection>()
+  unloadTimer: NodeJS.Timeout | null = null
+  /** Updates of the transactions in progress, stored and relayed together when they end. */
+  outbox: Uint8Array[] = []
+  /** Set when the image was deleted: nothing of the room is stored any more. */
+  discarded = false
+
+  constructor(
+    readonly name: string,
+    readonly imageId: number,
+    readonly projectId: number,
+    readonly image: { width: number; height: number },
+  ) {
+    this.awareness = new awarenessProtocol.Awareness(this.doc)
+    this.awareness.setLocalState(null) // the server has no presence of its own
+  }
+
+  add(connection: Connection) {
+    this.connections.set(connection.socket, connection)
+    this.byOrigin.set(connection.origin, connection)
+  }
+
+  remove(socket: WebSocket): Connection | undefined {
+    const connection = this.connections.get(socket)
+    this.connections.delete(socket)
+    if (connection) this.byOrigin.delete(connection.origin)
+    return connection
+  }
+
+  connectionOf(origin: unknown): Connection | null {
+    return this.byOrigin.get(origin) ?? null
+  }
+
+  awarenessOwner(clientId: number): Connection | undefined {
+    for (const connection of this.connections.values()) {
+      if (connection.awarenessIds.has(clientId)) return connection
+    }
+    return undefined
+  }
+}
+
 export class CollabServer {
   private readonly wss: WebSocketServer
   private readonly rooms = new Map<string, Room>()
   private readonly heartbeat: NodeJS.Timeout
+  private readonly sweep: NodeJS.Timeout
   private closing = false
 
   constructor(private readonly options: CollabOptions) {
@@ -104,46 +170,49 @@ export class CollabServer {
       }
     }, 30_000)
     this.heartbeat.unref()
+    this.sweep = setInterval(() => this.refreshAccess(), options.accessSweepMs ?? 10_000)
+    this.sweep.unref()
+  }
+
+  private get extensions() {
+    return this.options.extensions
   }
 
   /** Handles an HTTP upgrade if it is for /collab/; returns false otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (!url.pathname.startsWith(PATH_PREFIX)) return false
+    try {
+      for (const extension of this.extensions) extension.onUpgrade?.({ request: req })
+    } catch (error) {
+      if (!(error instanceof CollabRefusal)) throw error
+      const status = error.httpStatus ?? 403
+      socket.end(
+        `HTTP/1.1 ${status} Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${error.reason}\n`,
+      )
+      return true
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, url))
     return true
   }
 
   private accept(ws: WebSocket, req: IncomingMessage, url: URL) {
-    const { db, access } = this.options
-    const token = url.searchParams.get('token')
-    const principal = token ? authenticateToken(db, token) : access.authenticate(req)
-    if (!principal) return ws.close(CloseCode.Unauthorized, 'unauthorized')
-    const roomName = decodeURIComponent(url.pathname.slice(PATH_PREFIX.length))
-    const match = roomName.match(/^image:(\d+)$/)
-    const image = match
-      ? (db.prepare('SELECT id, project_id FROM images WHERE id = ?').get(Number(match[1])) as
-          | { id: number; project_id: number }
-          | undefined)
-      : undefined
-    // Unknown images and foreign projects look the same to a non-member.
-    const role = image ? access.projectRole(principal, image.project_id) : null
-    if (!image || role === null) {
-      return ws.close(
-        image ? CloseCode.Forbidden : CloseCode.NotFound,
-        image ? 'forbidden' : 'not found',
-      )
-    }
     if (this.closing) return ws.close(CloseCode.ServerShutdown, 'shutting down')
-    const room = this.openRoom(roomName, image.id)
-    const connection: Connection = {
-      principal,
-      readOnly: !hasRole(role, 'annotator'),
-      origin: userOrigin(principal.userId),
-      awarenessIds: new Set(),
-      alive: true,
+    let access: RoomAccess | undefined
+    try {
+      const roomName = decodeURIComponent(url.pathname.slice(PATH_PREFIX.length))
+      for (const extension of this.extensions) {
+        access ??= extension.onAuthenticate?.({ request: req, roomName })
+      }
+    } catch (error) {
+      if (error instanceof CollabRefusal) return ws.close(error.code, error.reason)
+      this.options.log.error('collab: authentication failed', error)
+      return ws.close(1011, 'server error')
     }
-    room.connections.set(ws, connection)
+    if (!access) return ws.close(CloseCode.Unauthorized, CLOSE_REASON[CloseCode.Unauthorized])
+    const room = this.openRoom(access)
+    const connection = new Connection(ws, access)
+    room.add(connection)
     if (room.unloadTimer) clearTimeout(room.unloadTimer)
     room.unloadTimer = null
     ws.on('pong', () => {
@@ -151,34 +220,39 @@ export class CollabServer {
     })
     ws.on('message', (data: Buffer) => {
       try {
-        this.receive(room, ws, connection, new Uint8Array(data))
+        this.receive(room, connection, new Uint8Array(data))
       } catch (error) {
-        this.options.log.error(`collab ${room.name}: bad message from ${principal.username}`, error)
+        if (error instanceof CollabRefusal) return connection.close(error.code, error.reason)
+        this.options.log.error(
+          `collab ${room.name}: bad message from ${access.principal.username}`,
+          error,
+        )
         ws.close(1003, 'malformed message')
       }
     })
     ws.on('close', () => this.disconnect(room, ws))
     ws.on('error', () => ws.terminate())
-    // Start the sync: our state vector, and the awareness states we know.
-    this.send(
+    // Start the sync: the connection's access, our state vector, the awareness states we know.
+    connection.notify({ type: 'access', role: connection.role, readOnly: connection.readOnly })
+    send(
       ws,
       message((e) => {
         encoding.writeVarUint(e, MESSAGE_SYNC)
         syncProtocol.writeSyncStep1(e, room.doc)
       }),
     )
-    if (room.awareness.getStates().size > 0) this.send(ws, awarenessMessage(room.awareness))
+    if (room.awareness.getStates().size > 0) send(ws, awarenessMessage(room.awareness))
   }
 
-  private receive(room: Room, ws: WebSocket, connection: Connection, data: Uint8Array) {
+  private receive(room: Room, connection: Connection, data: Uint8Array) {
     const decoder = decoding.createDecoder(data)
     const type = decoding.readVarUint(decoder)
     if (type === MESSAGE_SYNC) {
       const syncType = decoding.readVarUint(decoder)
       if (syncType === syncProtocol.messageYjsSyncStep1) {
         const stateVector = decoding.readVarUint8Array(decoder)
-        this.send(
-          ws,
+        send(
+          connection.socket,
           message((e) => {
             encoding.writeVarUint(e, MESSAGE_SYNC)
             syncProtocol.writeSyncStep2(e, room.doc, stateVector)
@@ -187,117 +261,100 @@ export class CollabServer {
         return
       }
       const update = decoding.readVarUint8Array(decoder)
-      // A viewer's changes are dropped: it still receives everyone else's.
-      if (connection.readOnly) return
-      if (room.bytes + update.length > this.options.maxDocBytes) {
-        ws.close(CloseCode.DocTooLarge, 'document too large')
+      if (connection.readOnly) {
+        // Dropped: the connection still receives everyone else's changes, and is told why.
+        const now = Date.now()
+        if (now - connection.lastReadOnlyNotice >= READ_ONLY_NOTICE_MS) {
+          connection.lastReadOnlyNotice = now
+          connection.notify({
+            type: 'read-only',
+            message: `As a ${connection.role} you can view this image but not edit it; your edit was not saved.`,
+          })
+        }
         return
       }
+      for (const extension of this.extensions) {
+        extension.beforeApplyUpdate?.({ room, connection, update })
+      }
       Y.applyUpdate(room.doc, update, connection.origin)
+      const store = room.doc.store
+      if (store.pendingStructs !== null || store.pendingDs !== null) {
+        // The update depends on changes the server never received: apply nothing of it later
+        // under someone else's transaction, and tell the client to start again.
+        store.pendingStructs = null
+        store.pendingDs = null
+        connection.close(CloseCode.BadUpdate, CLOSE_REASON[CloseCode.BadUpdate])
+      }
     } else if (type === MESSAGE_AWARENESS) {
-      awarenessProtocol.applyAwarenessUpdate(
-        room.awareness,
-        decoding.readVarUint8Array(decoder),
-        ws,
-      )
+      let update: Uint8Array | null = decoding.readVarUint8Array(decoder)
+      for (const extension of this.extensions) {
+        if (update === null) break
+        if (extension.onAwarenessUpdate)
+          update = extension.onAwarenessUpdate({ room, connection, update })
+      }
+      if (update) awarenessProtocol.applyAwarenessUpdate(room.awareness, update, connection)
     } else if (type === MESSAGE_QUERY_AWARENESS) {
-      this.send(ws, awarenessMessage(room.awareness))
+      send(connection.socket, awarenessMessage(room.awareness))
     }
   }
 
-  private send(ws: WebSocket, data: Uint8Array) {
-    if (ws.readyState !== WebSocket.OPEN) return
-    ws.send(data, (error) => {
-      if (error) ws.terminate()
-    })
-  }
-
-  private openRoom(name: string, imageId: number): Room {
-    const existing = this.rooms.get(name)
+  private openRoom(access: RoomAccess): Room {
+    const existing = this.rooms.get(access.roomName)
     if (existing) return existing
-    const { store } = this.options
-    const stored = store.load(name)
-    const doc = stored.doc
-    const awareness = new awarenessProtocol.Awareness(doc)
-    awareness.setLocalState(null) // the server has no presence of its own
-    const room: Room = {
-      name,
-      imageId,
-      doc,
-      awareness,
-      connections: new Map(),
-      bytes: stored.bytes,
-      logged: stored.logged,
-      unloadTimer: null,
-      indexTimer: null,
-      stopObserving: () => {},
-      discarded: false,
-    }
-    doc.on('update', (update: Uint8Array) => {
-      // A discarded room (its image deleted) stores nothing more.
+    const room = new Room(access.roomName, access.imageId, access.projectId, access.image)
+    for (const extension of this.extensions) extension.onLoadDocument?.({ room })
+    const { doc } = room
+    doc.on('afterTransaction', (transaction: Y.Transaction) => {
       if (room.discarded) return
-      // Durable first, then relayed: no client sees an update the disk does not have.
-      store.append(name, update)
-      room.bytes += update.length
-      room.logged++
-      const data = message((e) => {
-        encoding.writeVarUint(e, MESSAGE_SYNC)
-        syncProtocol.writeUpdate(e, update)
-      })
-      for (const socket of room.connections.keys()) this.send(socket, data)
-      if (room.logged >= (this.options.compactAfterUpdates ?? 500)) this.compact(room)
+      const connection = room.connectionOf(transaction.origin)
+      for (const extension of this.extensions) {
+        extension.onChange?.({ room, transaction, connection })
+      }
     })
-    awareness.on(
+    doc.on('update', (update: Uint8Array) => {
+      if (!room.discarded) room.outbox.push(update)
+    })
+    // A connection's update and the transactions it caused (a repair) end together: store them
+    // as one update, then relay it, so no one ever sees the update without its repair.
+    doc.on('afterAllTransactions', () => this.flush(room))
+    room.awareness.on(
       'update',
       ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
-        const changed = [...added, ...updated, ...removed]
-        const owner = origin instanceof WebSocket ? room.connections.get(origin) : undefined
+        const owner = origin instanceof Connection ? origin : undefined
         if (owner) {
           for (const id of added) owner.awarenessIds.add(id)
           for (const id of removed) owner.awarenessIds.delete(id)
         }
-        const data = awarenessMessage(awareness, changed)
-        for (const socket of room.connections.keys()) this.send(socket, data)
+        const data = awarenessMessage(room.awareness, [...added, ...updated, ...removed])
+        for (const socket of room.connections.keys()) send(socket, data)
       },
     )
-    room.stopObserving = observeAnnotations(doc, () => this.scheduleIndex(room))
-    migrateDoc(doc)
-    this.rooms.set(name, room)
-    this.scheduleIndex(room)
+    this.rooms.set(room.name, room)
+    for (const extension of this.extensions) extension.afterLoadDocument?.({ room })
     return room
   }
 
-  private scheduleIndex(room: Room) {
-    if (room.indexTimer) return
-    room.indexTimer = setTimeout(() => {
-      room.indexTimer = null
-      this.writeIndex(room)
-    }, this.options.indexDelayMs ?? 200)
-  }
-
-  private writeIndex(room: Room) {
-    if (room.indexTimer) clearTimeout(room.indexTimer)
-    room.indexTimer = null
-    try {
-      writeImageIndex(this.options.db, computeImageIndex(room.imageId, room.doc))
-    } catch (error) {
-      // The image may have been deleted while its document was open.
-      this.options.log.error(`collab ${room.name}: index not written`, error)
-    }
-  }
-
-  private compact(room: Room) {
-    room.bytes = this.options.store.compact(room.name, room.doc)
-    room.logged = 0
+  private flush(room: Room) {
+    if (room.outbox.length === 0) return
+    const update = room.outbox.length === 1 ? room.outbox[0] : Y.mergeUpdates(room.outbox)
+    room.outbox = []
+    // Durable first, then relayed: no client sees an update the disk does not have.
+    for (const extension of this.extensions) extension.onStoreDocument?.({ room, update })
+    const data = message((e) => {
+      encoding.writeVarUint(e, MESSAGE_SYNC)
+      syncProtocol.writeUpdate(e, update)
+    })
+    for (const socket of room.connections.keys()) send(socket, data)
   }
 
   private disconnect(room: Room, ws: WebSocket) {
-    const connection = room.connections.get(ws)
-    room.connections.delete(ws)
-    if (connection && connection.awarenessIds.size > 0) {
+    const connection = room.remove(ws)
+    if (!connection) return
+    if (connection.awarenessIds.size > 0) {
       awarenessProtocol.removeAwarenessStates(room.awareness, [...connection.awarenessIds], null)
     }
-    if (room.connections.size === 0 && !this.closing) {
+    for (const extension of this.extensions) extension.onDisconnect?.({ room, connection })
+    if (room.connections.size === 0 && !this.closing && !room.discarded) {
       room.unloadTimer = setTimeout(() => this.unload(room), this.options.unloadAfterMs ?? 30_000)
       room.unloadTimer.unref()
     }
@@ -305,29 +362,49 @@ export class CollabServer {
 
   private unload(room: Room) {
     if (room.connections.size > 0) return
-    this.writeIndex(room)
-    if (room.logged > 0) this.compact(room)
-    room.stopObserving()
+    for (const extension of this.extensions) extension.beforeUnloadDocument?.({ room })
+    this.destroyRoom(room)
+  }
+
+  private destroyRoom(room: Room) {
+    if (room.unloadTimer) clearTimeout(room.unloadTimer)
     room.awareness.destroy()
     room.doc.destroy()
     this.rooms.delete(room.name)
   }
 
-  /** Who is on which of these images now, from their awareness states. */
-  presence(imageIds: Set<number>): { imageId: number; users: { name: string; color: string }[] }[] {
-    const out: { imageId: number; users: { name: string; color: string }[] }[] = []
+  /**
+   * Checks open connections' credentials and roles again (all, or those of one user or one
+   * project): a connection whose access ended is closed with the hook's code, one whose role
+   * changed is told and becomes read-only or writable.
+   */
+  refreshAccess(filter: { userId?: number; projectId?: number } = {}) {
     for (const room of this.rooms.values()) {
-      if (!imageIds.has(room.imageId) || room.connections.size === 0) continue
-      const users = new Map<string, { name: string; color: string }>()
-      for (const state of room.awareness.getStates().values()) {
-        const user = state.user as { id?: unknown; name?: unknown; color?: unknown } | undefined
-        if (typeof user?.name === 'string' && typeof user.color === 'string') {
-          users.set(String(user.id ?? user.name), { name: user.name, color: user.color })
+      if (filter.projectId !== undefined && room.projectId !== filter.projectId) continue
+      for (const connection of [...room.connections.values()]) {
+        if (filter.userId !== undefined && connection.access.principal.userId !== filter.userId)
+          continue
+        let role: ProjectRole | undefined
+        try {
+          for (const extension of this.extensions) {
+            role ??= extension.onReauthenticate?.({ room, connection })
+          }
+        } catch (error) {
+          if (!(error instanceof CollabRefusal)) throw error
+          connection.close(error.code, error.reason)
+          continue
+        }
+        if (role && role !== connection.role) {
+          connection.role = role
+          connection.notify({ type: 'access', role, readOnly: connection.readOnly })
         }
       }
-      if (users.size > 0) out.push({ imageId: room.imageId, users: [...users.values()] })
     }
-    return out
+  }
+
+  /** Loaded rooms (presence, tests). */
+  loadedRooms(): Iterable<CollabRoom> {
+    return this.rooms.values()
   }
 
   /**
@@ -335,18 +412,15 @@ export class CollabServer {
    * stored document with the image); its editors are told the image is gone.
    */
   discardImage(imageId: number) {
-    const room = this.rooms.get(`image:${imageId}`)
-    if (!room) return
-    room.discarded = true
-    this.rooms.delete(room.name)
-    for (const socket of room.connections.keys())
-      socket.close(CloseCode.NotFound, CLOSE_REASON[CloseCode.NotFound])
-    room.connections.clear()
-    if (room.unloadTimer) clearTimeout(room.unloadTimer)
-    if (room.indexTimer) clearTimeout(room.indexTimer)
-    room.stopObserving()
-    room.awareness.destroy()
-    room.doc.destroy()
+    for (const room of [...this.rooms.values()]) {
+      if (room.imageId !== imageId) continue
+      room.discarded = true
+      for (const extension of this.extensions) extension.onDiscardDocument?.({ room })
+      for (const connection of room.connections.values())
+        connection.close(CloseCode.NotFound, CLOSE_REASON[CloseCode.NotFound])
+      room.connections.clear()
+      this.destroyRoom(room)
+    }
   }
 
   /** The live document of a room, if loaded (tests and server-side writers). */
@@ -360,18 +434,18 @@ export class CollabServer {
     return n
   }
 
-  /** Closes every connection, writes indexes and snapshots, and unloads every document. */
+  /** Closes every connection, stores what must survive, and unloads every document. */
   async close(): Promise<void> {
     if (this.closing) return
     this.closing = true
     clearInterval(this.heartbeat)
+    clearInterval(this.sweep)
     for (const room of this.rooms.values()) {
-      for (const socket of room.connections.keys())
-        socket.close(CloseCode.ServerShutdown, 'server shutting down')
+      for (const connection of room.connections.values())
+        connection.close(CloseCode.ServerShutdown, 'server shutting down')
     }
     for (const room of [...this.rooms.values()]) {
       room.connections.clear()
-      if (room.unloadTimer) clearTimeout(room.unloadTimer)
       this.unload(room)
     }
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))

@@ -2,7 +2,7 @@
 // suggestions, malformed entries, last editor and change, and images.status from the review
 // state. Written only here, only from documents; listings and active learning read it.
 import type * as Y from 'yjs'
-import { listAnnotations, readReviewState } from '../../../shared/doc/index.ts'
+import { type ImageExtent, listAnnotations, readReviewState } from '../../../shared/doc/index.ts'
 import type { Db } from '../db/database.ts'
 
 export interface ImageIndexRow {
@@ -16,8 +16,9 @@ export interface ImageIndexRow {
   status: string
 }
 
-export function computeImageIndex(imageId: number, doc: Y.Doc): ImageIndexRow {
-  const { parsed, failed } = listAnnotations(doc)
+/** The index of a document; entries the image cannot hold count as invalid when it is given. */
+export function computeImageIndex(imageId: number, doc: Y.Doc, image?: ImageExtent): ImageIndexRow {
+  const { parsed, failed } = listAnnotations(doc, image)
   const review = readReviewState(doc)
   const countsByClass: Record<string, number> = {}
   let suggestionCount = 0

@@ -4,6 +4,7 @@ import { ProjectPresence } from '../../../shared/schemas/presence.ts'
 import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
 import type { CollabServer } from './collabServer.ts'
+import { presenceOf } from './extensions/Presence.ts'
 
 export function registerCollabRoutes(
   api: ApiRouter,
@@ -24,7 +25,7 @@ export function registerCollabRoutes(
         .prepare('SELECT id FROM images WHERE project_id = ?')
         .pluck()
         .all(params.projectId) as number[]
-      return { images: collab.presence(new Set(ids)) }
+      return { images: presenceOf(collab.loadedRooms(), new Set(ids)) }
     },
   })
 }

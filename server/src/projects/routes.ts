@@ -121,7 +121,11 @@ export function registerProjectRoutes(api: ApiRouter, context: AppContext): void
     body: AddMemberBody,
     response: Member,
     status: 201,
-    handler: ({ params, body }) => addMember(db, params.projectId, body.username, body.role),
+    handler: ({ params, body }) => {
+      const member = addMember(db, params.projectId, body.username, body.role)
+      context.accessChanged({ userId: member.userId, projectId: params.projectId })
+      return member
+    },
   })
   api.route({
     method: 'patch',
@@ -133,7 +137,12 @@ export function registerProjectRoutes(api: ApiRouter, context: AppContext): void
     params: MemberParams,
     body: UpdateMemberBody,
     response: Member,
-    handler: ({ params, body }) => updateMember(db, params.projectId, params.userId, body.role),
+    handler: ({ params, body }) => {
+      const member = updateMember(db, params.projectId, params.userId, body.role)
+      // Open editors of that member get the new role at once (read-only for a viewer).
+      context.accessChanged({ userId: params.userId, projectId: params.projectId })
+      return member
+    },
   })
   api.route({
     method: 'delete',
@@ -145,6 +154,7 @@ export function registerProjectRoutes(api: ApiRouter, context: AppContext): void
     params: MemberParams,
     handler: ({ params }) => {
       removeMember(db, params.projectId, params.userId)
+      context.accessChanged({ userId: params.userId, projectId: params.projectId })
       return undefined
     },
   })
