@@ -1,20 +1,21 @@
 // The side panel's list of annotations: filter by class, author and origin; hover highlights
-// on the canvas and back; suggestions and review decisions accepted or rejected here.
+// on the canvas and back; reviewers and owners accept or reject suggestions and annotations
+// here, annotators may delete a pending suggestion; entries not drawn are listed below.
 import { useState } from 'react'
+import type { AnnotationRecord } from '../../../shared/schemas/annotation.ts'
 import type { LabelClass, Member } from '../../../shared/schemas/projects.ts'
 import { useAnnotations, useEditorSelector } from './canvas/useEditor.ts'
 import type { Editor } from './core/Editor.ts'
+import { SkippedEntries } from './SkippedEntries.tsx'
 
 export function AnnotationList({
   editor,
   classes,
   members,
-  canReview,
 }: {
   editor: Editor
   classes: LabelClass[]
   members: Member[]
-  canReview: boolean
 }) {
   const annotations = useAnnotations(editor)
   const selection = useEditorSelector(editor, (s) => s.selection)
@@ -36,6 +37,7 @@ export function AnnotationList({
       (originFilter === 'all' || a.origin.type === originFilter),
   )
   const authors = [...new Set(annotations.map((a) => a.author))]
+  const canReview = editor.rights.review
   return (
     <section className="panel-section">
       <h3>
@@ -46,6 +48,7 @@ export function AnnotationList({
           value={classFilter}
           onChange={(e) => setClassFilter(e.target.value)}
           aria-label="Filter by class"
+          title={classFilter === 'all' ? 'All classes' : className(Number(classFilter))}
         >
           <option value="all">All classes</option>
           {classes.map((c) => (
@@ -105,41 +108,71 @@ export function AnnotationList({
               </span>
             </span>
             {a.review === 'rejected' && <span className="badge status-rejected">rejected</span>}
-            {((a.origin.type === 'model' && a.review === 'pending') ||
-              (canReview && a.origin.type === 'human')) &&
-              !readOnly && (
-                <span className="item-actions">
-                  {a.review !== 'accepted' || a.origin.type === 'model' ? (
-                    <button
-                      type="button"
-                      onClick={(e) => {
-                        e.stopPropagation()
-                        editor.accept(a.id)
-                      }}
-                      data-testid="annotation-list.accept"
-                    >
-                      Accept
-                    </button>
-                  ) : null}
-                  <button
-                    type="button"
-                    className="danger"
-                    onClick={(e) => {
-                      e.stopPropagation()
-                      editor.reject(a.id)
-                    }}
-                    data-testid="annotation-list.reject"
-                  >
-                    Reject
-                  </button>
-                </span>
-              )}
+            {!readOnly && <ItemActions editor={editor} annotation={a} canReview={canReview} />}
           </li>
         ))}
       </ul>
       {shown.length > 500 && (
         <p className="muted small">Showing 500 of {shown.length}; filter to narrow.</p>
       )}
+      <SkippedEntries editor={editor} />
     </section>
+  )
+}
+
+/**
+ * Review actions on one item: reviewers and owners accept or reject a pending suggestion or a
+ * person's annotation; an annotator may only delete a pending suggestion.
+ */
+function ItemActions({
+  editor,
+  annotation: a,
+  canReview,
+}: {
+  editor: Editor
+  annotation: AnnotationRecord
+  canReview: boolean
+}) {
+  const suggestion = a.origin.type === 'model' && a.review === 'pending'
+  const act = (action: () => void) => (e: { stopPropagation(): void }) => {
+    e.stopPropagation()
+    action()
+  }
+  if (!canReview) {
+    if (!suggestion) return null
+    return (
+      <span className="item-actions">
+        <button
+          type="button"
+          className="danger"
+          onClick={act(() => editor.deleteById(a.id))}
+          data-testid="annotation-list.delete"
+        >
+          Delete
+        </button>
+      </span>
+    )
+  }
+  if (!suggestion && a.origin.type !== 'human') return null
+  return (
+    <span className="item-actions">
+      {a.review !== 'accepted' || a.origin.type === 'model' ? (
+        <button
+          type="button"
+          onClick={act(() => editor.accept(a.id))}
+          data-testid="annotation-list.accept"
+        >
+          Accept
+        </button>
+      ) : null}
+      <button
+        type="button"
+        className="danger"
+        onClick={act(() => editor.reject(a.id))}
+        data-testid="annotation-list.reject"
+      >
+        Reject
+      </button>
+    </span>
   )
 }

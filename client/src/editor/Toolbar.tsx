@@ -21,6 +21,7 @@ export function Toolbar({
   const readOnly = useEditorSelector(editor, (s) => s.readOnly)
   const assistVersion = useEditorSelector(editor, (s) => s.assistVersion)
   const assisted = useEditorSelector(editor, (s) => s.assisted)
+  const message = useEditorSelector(editor, (s) => s.message)
   const assistNote = assisted?.error
     ? `Model error: ${assisted.error}`
     : assisted && assisted.answered === assisted.clicks.length && !assisted.result?.rings
@@ -83,6 +84,19 @@ export function Toolbar({
       {(assistNote ?? auto.message) && (
         <span className="model-status" data-testid="model.message">
           {assistNote ?? auto.message}
+        </span>
+      )}
+      {message && (
+        <span className="editor-message" role="alert" data-testid="editor.message" title={message}>
+          <span className="editor-message-text">{message}</span>
+          <button
+            type="button"
+            onClick={() => editor.dismissMessage()}
+            aria-label="Dismiss"
+            data-testid="editor.message.dismiss"
+          >
+            ×
+          </button>
         </span>
       )}
       <span className="toolbar-gap" />
