@@ -1,16 +1,22 @@
 // Test helpers for collaboration: users with tokens, an image to edit, and stock y-websocket
 // providers in Node (the npm package's WebsocketProvider over the `ws` WebSocket).
+import * as decoding from 'lib0/decoding'
 import sharp from 'sharp'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
+import { type CollabNotice, parseCollabNotice } from '../../shared/schemas/collabNotice.ts'
 import { ApiClient } from './harness.ts'
+
+const MESSAGE_AUTH = 2
 
 export interface CollabClient {
   doc: Y.Doc
   provider: WebsocketProvider
   /** Resolves with the close code when the server closes the connection. */
   closed: Promise<number>
+  /** Notices the server sent this connection (its role, refused and repaired edits). */
+  notices: CollabNotice[]
   destroy(): void
 }
 
@@ -34,10 +40,18 @@ export function connect(baseUrl: string, imageId: number, token: string | null):
   provider.on('connection-close', (event: CloseEvent | null) => {
     if (event && event.code !== 1000) onClose(event.code)
   })
+  const notices: CollabNotice[] = []
+  // The stock provider only logs auth messages; keep the server's notices instead.
+  provider.messageHandlers[MESSAGE_AUTH] = (_encoder, decoder) => {
+    decoding.readVarUint(decoder) // permission denied
+    const notice = parseCollabNotice(decoding.readVarString(decoder))
+    if (notice) notices.push(notice)
+  }
   return {
     doc,
     provider,
     closed,
+    notices,
     destroy() {
       provider.destroy()
       doc.destroy()
@@ -83,7 +97,10 @@ export async function tokenFor(
   return response.body.token
 }
 
-/** Creates a project with one small image and members of the given roles; returns ids and tokens. */
+/**
+ * Creates a project with one 64×64 image and members of the given roles; returns ids, user ids
+ * and tokens.
+ */
 export async function collabProject(admin: ApiClient, roles: Record<string, string>) {
   const project = (await admin.request('POST', '/api/projects', { name: `Collab ${Date.now()}` }))
     .body.id
@@ -96,11 +113,12 @@ export async function collabProject(admin: ApiClient, roles: Record<string, stri
   const upload = await admin.request('POST', `/api/projects/${project}/images`, form)
   const imageId = upload.body.images[0].id as number
   const tokens: Record<string, string> = {}
+  const userIds: Record<string, number> = {}
   for (const [username, role] of Object.entries(roles)) {
     const password = `${username}-password`
-    await admin.request('POST', '/api/users', { username, password })
+    userIds[username] = (await admin.request('POST', '/api/users', { username, password })).body.id
     await admin.request('POST', `/api/projects/${project}/members`, { username, role })
     tokens[username] = await tokenFor(admin.baseUrl, username, password)
   }
-  return { project, imageId, tokens }
+  return { project, imageId, tokens, userIds }
 }

@@ -60,6 +60,10 @@ function awarenessMessage(
   })
 }
 
+/** An update without structs or deletions (two zero counts in Yjs' update format v1). */
+const isEmptyUpdate = (update: Uint8Array) =>
+  update.length === 2 && update[0] === 0 && update[1] === 0
+
 function send(ws: WebSocket, data: Uint8Array) {
   if (ws.readyState !== WebSocket.OPEN) return
   ws.send(data, (error) => {
@@ -74,6 +78,8 @@ class Connection implements CollabConnection {
   readonly awarenessIds = new Set<number>()
   alive = true
   lastReadOnlyNotice = 0
+  /** Set once an update of this connection was dropped (it was read-only then). */
+  droppedUpdates = false
 
   constructor(
     readonly socket: WebSocket,
@@ -234,14 +240,19 @@ export class CollabServer {
     ws.on('error', () => ws.terminate())
     // Start the sync: the connection's access, our state vector, the awareness states we know.
     connection.notify({ type: 'access', role: connection.role, readOnly: connection.readOnly })
+    this.requestSync(room, connection)
+    if (room.awareness.getStates().size > 0) send(ws, awarenessMessage(room.awareness))
+  }
+
+  /** Sync step 1: our state vector; the client answers with what the document lacks. */
+  private requestSync(room: Room, connection: Connection) {
     send(
-      ws,
+      connection.socket,
       message((e) => {
         encoding.writeVarUint(e, MESSAGE_SYNC)
         syncProtocol.writeSyncStep1(e, room.doc)
       }),
     )
-    if (room.awareness.getStates().size > 0) send(ws, awarenessMessage(room.awareness))
   }
 
   private receive(room: Room, connection: Connection, data: Uint8Array) {
@@ -262,7 +273,10 @@ export class CollabServer {
       }
       const update = decoding.readVarUint8Array(decoder)
       if (connection.readOnly) {
+        // A sync reply with nothing in it (a client with no edits of its own) is no edit.
+        if (isEmptyUpdate(update)) return
         // Dropped: the connection still receives everyone else's changes, and is told why.
+        connection.droppedUpdates = true
         const now = Date.now()
         if (now - connection.lastReadOnlyNotice >= READ_ONLY_NOTICE_MS) {
           connection.lastReadOnlyNotice = now
@@ -395,8 +409,15 @@ export class CollabServer {
           continue
         }
         if (role && role !== connection.role) {
+          const wasReadOnly = connection.readOnly
           connection.role = role
           connection.notify({ type: 'access', role, readOnly: connection.readOnly })
+          if (wasReadOnly && !connection.readOnly && connection.droppedUpdates) {
+            // Its client's later updates build on the dropped ones: ask for everything this
+            // document lacks, to be applied (and guarded) under the new role.
+            connection.droppedUpdates = false
+            this.requestSync(room, connection)
+          }
         }
       }
     }

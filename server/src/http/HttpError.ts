@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unprocessable'
+  | 'too_many_requests'
+  | 'unavailable'
   | 'internal'
 
 const codeForStatus: Record<number, ErrorCode> = {
@@ -22,6 +24,8 @@ const codeForStatus: Record<number, ErrorCode> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   422: 'unprocessable',
+  429: 'too_many_requests',
+  503: 'unavailable',
 }
 
 export class HttpError extends Error {
