@@ -118,8 +118,15 @@ function EditorView(props: {
   const { image, classes, imageDoc, role } = props
   const readOnly = role === 'viewer'
   const editor = useMemo(
-    () => new Editor(imageDoc.doc, props.userId, { readOnly, classId: classes[0]?.id ?? null }),
-    [imageDoc.doc, props.userId, readOnly, classes],
+    () =>
+      new Editor(imageDoc.doc, props.userId, {
+        readOnly,
+        classId: classes[0]?.id ?? null,
+        image: { width: image.width, height: image.height },
+        canReview: role === 'reviewer' || role === 'owner',
+        canDeleteSkipped: role === 'owner',
+      }),
+    [imageDoc.doc, props.userId, readOnly, classes, image.width, image.height, role],
   )
   useEffect(() => () => editor.destroy(), [editor])
   useEffect(() => {
@@ -244,12 +251,7 @@ function EditorView(props: {
             ))}
           </select>
         </section>
-        <AnnotationList
-          editor={editor}
-          classes={classes}
-          members={props.members}
-          canReview={canReview}
-        />
+        <AnnotationList editor={editor} classes={classes} members={props.members} />
         <ChannelControls image={image} settings={settings} onChange={setSettings} />
         <ImageFacts image={image} />
       </aside>
