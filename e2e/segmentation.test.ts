@@ -1,7 +1,7 @@
 // In-browser segmentation in Chromium with the shipped model v0 (onnxruntime-web, wasm threads
 // in a worker): the runtime gives the trainer's PyTorch outputs; one click on a demo nucleus
 // makes a polygon that matches the nucleus and reaches a second user; Auto adds suggestions
-// that can be accepted.
+// that a reviewer accepts (an annotator may only delete them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_IMAGES, encodeDemoImage } from '../server/src/demo/seedDemoProject.ts'
 import { generateNuclei } from '../server/src/demo/syntheticNuclei.ts'
@@ -35,12 +35,13 @@ beforeAll(async () => {
   form.append('files', new Blob([bytes as Uint8Array<ArrayBuffer>]), demo.name)
   imageId = (await admin.request('POST', `/api/projects/${projectId}/images`, form)).body.images[0]
     .id
-  for (const username of ['alice', 'bob']) {
+  for (const [username, role] of [
+    ['alice', 'annotator'],
+    ['bob', 'annotator'],
+    ['rita', 'reviewer'],
+  ]) {
     await admin.request('POST', '/api/users', { username, password: `${username}-password` })
-    await admin.request('POST', `/api/projects/${projectId}/members`, {
-      username,
-      role: 'annotator',
-    })
+    await admin.request('POST', `/api/projects/${projectId}/members`, { username, role })
   }
 })
 
@@ -106,7 +107,7 @@ describe('segmentation in the browser', () => {
     expect(maskIoU(predicted, expected)).toBeGreaterThanOrEqual(0.8)
   })
 
-  it('adds the objects in view as suggestions with Auto, and one can be accepted', async () => {
+  it('adds the objects in view as suggestions with Auto, which a reviewer accepts and an annotator may only delete', async () => {
     const { page } = await editorFor('alice')
     await page.waitForSelector('[data-testid="model.status"][data-state="ready"]', {
       timeout: 60_000,
@@ -131,7 +132,28 @@ describe('segmentation in the browser', () => {
       .getByTestId('model.message')
       .filter({ hasText: 'Auto: 0 suggestions added' })
       .waitFor()
-    await page.getByTestId('annotation-list.accept').first().click()
+    // The annotator has no Accept or Reject, only Delete on each pending suggestion.
+    await expect.poll(() => page.getByTestId('annotation-list.delete').count()).toBeGreaterThan(0)
+    expect(await page.getByTestId('annotation-list.accept').count()).toBe(0)
+    expect(await page.getByTestId('annotation-list.reject').count()).toBe(0)
+    // Deleting one removes it for everyone.
+    await page.getByTestId('annotation-list.delete').first().click()
+    await expect
+      .poll(() =>
+        page.evaluate(
+          () =>
+            window.__tesseraEditor!.editor.getAnnotations().filter((a) => a.origin.type === 'model')
+              .length,
+        ),
+      )
+      .toBe(suggestions.length - 1)
+
+    // A reviewer, in a second browser, accepts one; the annotator sees it accepted.
+    const reviewer = await editorFor('rita')
+    await expect
+      .poll(() => reviewer.page.getByTestId('annotation-list.accept').count())
+      .toBe(suggestions.length - 1)
+    await reviewer.page.getByTestId('annotation-list.accept').first().click()
     await page.waitForFunction(
       () =>
         window
@@ -140,5 +162,6 @@ describe('segmentation in the browser', () => {
       undefined,
       { timeout: 5_000 },
     )
+    expect(await page.getByTestId('annotation-list.accept').count()).toBe(0)
   })
 })
