@@ -23,19 +23,28 @@ export const ConfigSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024 * 1024),
+  /** Most pixels (width × height) of one image, i.e. one page of a file, read from its header. */
   maxImagePixels: z.coerce
     .number()
     .int()
     .positive()
     .default(16384 * 16384),
-  /** Most pages (images) one upload may decode, over all its files. */
+  /** Most images (pages) one upload may create, over all its files, counted from the headers. */
   maxUploadPages: z.coerce.number().int().positive().default(256),
-  /** Most pixels (width × height, summed over every page of every file) one upload may decode. */
-  maxUploadPixels: z.coerce
+  /**
+   * Most bytes of decoded samples one upload may create: width × height × channels × bytes per
+   * sample (1, 2 or 4), summed over every page of every file, from the headers before anything is
+   * decoded. Pages are decoded one at a time, so this also bounds the largest page, which sets the
+   * server's peak memory during an upload. The default, 768 MiB, is one 16384² RGB 8-bit image
+   * or 16384² one-channel 16-bit image plus half as much again. At most 2 GiB − 1: a stored
+   * image's samples are read back whole, and Node reads at most that much from one file.
+   */
+  maxUploadDecodedBytes: z.coerce
     .number()
     .int()
     .positive()
-    .default(16384 * 16384),
+    .max(2 ** 31 - 1)
+    .default(768 * 1024 * 1024),
   /** Wrong passwords per account, and per client address, before logins are refused for a while. */
   loginMaxFailures: z.coerce.number().int().positive().default(10),
   loginMaxFailuresPerAddress: z.coerce.number().int().positive().default(50),
@@ -103,7 +112,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   maxUploadBytes: 'TESSERA_MAX_UPLOAD_BYTES',
   maxImagePixels: 'TESSERA_MAX_IMAGE_PIXELS',
   maxUploadPages: 'TESSERA_MAX_UPLOAD_PAGES',
-  maxUploadPixels: 'TESSERA_MAX_UPLOAD_PIXELS',
+  maxUploadDecodedBytes: 'TESSERA_MAX_UPLOAD_DECODED_BYTES',
   loginMaxFailures: 'TESSERA_LOGIN_MAX_FAILURES',
   loginMaxFailuresPerAddress: 'TESSERA_LOGIN_MAX_FAILURES_PER_ADDRESS',
   loginWindowSeconds: 'TESSERA_LOGIN_WINDOW_SECONDS',

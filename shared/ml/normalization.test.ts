@@ -34,7 +34,10 @@ const ARRAY_OF = { uint8: Uint8Array, uint16: Uint16Array, float32: Float32Array
 
 /** The fixture's pixels as the server holds them: interleaved, in the image's own dtype. */
 function samplesOf(testCase: FixtureCase): Samples {
-  return ARRAY_OF[testCase.dtype].from(testCase.pixels, Number)
+  const values = testCase.pixels.map(Number)
+  return testCase.dtype === 'float32'
+    ? Float32Array.from(values)
+    : ARRAY_OF[testCase.dtype].from(values)
 }
 
 function channelValues(testCase: FixtureCase, channel: number): number[] {

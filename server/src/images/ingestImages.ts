@@ -1,12 +1,12 @@
-// Ingests uploaded image files into a project, all or nothing: every file is checked and
-// decoded first; only then are blobs written and rows inserted in one transaction. A failure
-// leaves no row and no new blob behind. Routes and the demo seeding both call this.
-import type { ImageInfo, UploadResult } from '../../../shared/schemas/images.ts'
+// Ingests uploaded image files into a project, all or nothing. Every file's headers are checked
+// against the budgets first (planUpload); then a decode worker decodes one page at a time while
+// its blobs are written; the rows go in at the end in one transaction. A failure anywhere leaves
+// no row and takes back every blob it wrote. Routes and the demo seeding both call this.
+import type { UploadResult } from '../../../shared/schemas/images.ts'
 import type { AppContext } from '../app.ts'
 import { sha256Hex } from '../blobs/BlobStore.ts'
 import { HttpError } from '../http/HttpError.ts'
-import { channelStats } from './channelStats.ts'
-import { decodeImage } from './decodeImage.ts'
+import { decodeWorkersOf } from './DecodeWorkers.ts'
 import { checkImageFile, type ImageFormat } from './detectFormat.ts'
 import {
   blobKeysOf,
@@ -15,79 +15,74 @@ import {
   type StoredTiles,
   toImageInfo,
 } from './imageRecords.ts'
-import { displayImage, displayTiles, thumbnail, tileGrid } from './renditions.ts'
+import { planUpload } from './planUpload.ts'
 
 export interface UploadedFile {
   name: string
   bytes: Uint8Array
 }
 
-interface PreparedPage {
+interface NewFile extends UploadedFile {
+  sha256: string
+  format: ImageFormat
+}
+
+/** One images row to insert, its blobs already written. */
+interface NewPage {
+  file: NewFile
   name: string
   page: number
   pageCount: number
   width: number
   height: number
   channels: number
-  dtype: ImageInfo['dtype']
+  dtype: string
   statsJson: string
-  raw: Uint8Array
-  tiles: Buffer[]
-  grid: { tileSize: number; columns: number; rows: number }
-  thumbnail: Buffer
+  raw: string
+  thumbnail: string
+  tiles: StoredTiles
 }
 
-interface PreparedFile {
-  name: string
-  sha256: string
-  format: ImageFormat
-  bytes: Uint8Array
-  pages: PreparedPage[]
-}
+// Blobs that uploads in progress have written or found, counted per upload holding them: their
+// rows do not exist yet, so without this a deletion meanwhile could take a shared tile away.
+const blobsInFlight = new WeakMap<AppContext, Map<string, number>>()
 
-async function prepareFile(
-  context: AppContext,
-  file: UploadedFile,
-  format: ImageFormat,
-): Promise<PreparedFile> {
-  const { config } = context
-  const decoded = await decodeImage(file.name, file.bytes, format, config.maxImagePixels)
-  const pages: PreparedPage[] = []
-  for (const page of decoded) {
-    const stats = channelStats(page.samples, page.channels)
-    const display = displayImage(page.samples, page.width, page.height, page.channels, stats)
-    const grid = tileGrid(page.width, page.height, config.displayTileSize)
-    pages.push({
-      name:
-        page.pageCount > 1 ? `${file.name} [page ${page.page + 1}/${page.pageCount}]` : file.name,
-      page: page.page,
-      pageCount: page.pageCount,
-      width: page.width,
-      height: page.height,
-      channels: page.channels,
-      dtype: page.dtype,
-      statsJson: JSON.stringify(stats),
-      raw: new Uint8Array(page.samples.buffer, page.samples.byteOffset, page.samples.byteLength),
-      tiles: await displayTiles(display, grid),
-      grid,
-      thumbnail: await thumbnail(display),
-    })
+function holdBlobs(context: AppContext) {
+  let held = blobsInFlight.get(context)
+  if (!held) {
+    held = new Map()
+    blobsInFlight.set(context, held)
   }
-  return { name: file.name, sha256: sha256Hex(file.bytes), format, bytes: file.bytes, pages }
+  const mine = new Set<string>()
+  return {
+    hold(key: string) {
+      if (mine.has(key)) return
+      mine.add(key)
+      held.set(key, (held.get(key) ?? 0) + 1)
+    },
+    releaseAll() {
+      for (const key of mine) {
+        const left = (held.get(key) ?? 1) - 1
+        if (left > 0) held.set(key, left)
+        else held.delete(key)
+      }
+      mine.clear()
+    },
+  }
 }
 
 export async function ingestImages(
   context: AppContext,
   input: { projectId: number; userId: number; files: UploadedFile[] },
 ): Promise<UploadResult> {
-  const { db, blobs } = context
+  const { db, blobs, config } = context
   if (input.files.length === 0) throw new HttpError(400, 'No files in the upload (field "files")')
   const existing = db.prepare(
     'SELECT * FROM images WHERE project_id = ? AND sha256 = ? ORDER BY page',
   )
   const duplicates: string[] = []
   const duplicateRows: ImageRow[] = []
-  const prepared: PreparedFile[] = []
+  const fresh: NewFile[] = []
   const seen = new Set<string>()
   for (const file of input.files) {
     const format = checkImageFile(file.name, file.bytes)
@@ -99,71 +94,93 @@ export async function ingestImages(
       continue
     }
     seen.add(sha256)
-    prepared.push(await prepareFile(context, file, format))
+    fresh.push({ ...file, sha256, format })
   }
+  // Every header against the budgets before a single pixel is decoded (duplicates cost nothing).
+  const plans = await planUpload(fresh, config)
 
-  // Write blobs, remembering which are new so that a failure can take them back.
+  // Blobs are written as each page is decoded, so that only one page's samples are in memory;
+  // the ones this upload created go again if any later step fails.
   const created: string[] = []
+  const held = holdBlobs(context)
   const put = async (bytes: Uint8Array) => {
     const key = sha256Hex(bytes)
+    held.hold(key)
     if (!(await blobs.has(key))) created.push(key)
     return blobs.put(bytes)
   }
   try {
-    const rows: {
-      file: PreparedFile
-      page: PreparedPage
-      raw: string
-      thumbnail: string
-      tiles: StoredTiles
-    }[] = []
-    for (const file of prepared) {
-      await put(file.bytes)
-      for (const page of file.pages) {
-        const keys: string[] = []
-        for (const tile of page.tiles) keys.push(await put(tile))
-        rows.push({
-          file,
-          page,
-          raw: await put(page.raw),
-          thumbnail: await put(page.thumbnail),
-          tiles: { ...page.grid, keys },
-        })
-      }
+    const pages: NewPage[] = []
+    if (fresh.length > 0) {
+      await decodeWorkersOf(context).run(async (decoder) => {
+        for (const [index, file] of fresh.entries()) {
+          await put(file.bytes)
+          await decoder.open({ name: file.name, format: file.format, bytes: file.bytes })
+          for (const header of plans[index]) {
+            const decoded = await decoder.decode(header, config.displayTileSize)
+            const { grid } = decoded
+            const raw = await put(decoded.raw)
+            const keys: string[] = []
+            for (let tile = 0; tile < grid.columns * grid.rows; tile++) {
+              keys.push(await put(await decoder.tile(tile)))
+            }
+            pages.push({
+              file,
+              name:
+                header.pageCount > 1
+                  ? `${file.name} [page ${header.page + 1}/${header.pageCount}]`
+                  : file.name,
+              page: header.page,
+              pageCount: header.pageCount,
+              width: header.width,
+              height: header.height,
+              channels: decoded.channels,
+              dtype: decoded.dtype,
+              statsJson: JSON.stringify(decoded.stats),
+              raw,
+              thumbnail: await put(await decoder.thumbnail()),
+              tiles: { ...grid, keys },
+            })
+          }
+        }
+      })
     }
     const insert = db.prepare(`INSERT INTO images (project_id, name, sha256, page, page_count,
       format, bytes, width, height, channels, dtype, stats_json, raw_key, display_key,
       thumbnail_key, tiles_json, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     const ids = db.transaction(() =>
-      rows.map(({ file, page, raw, thumbnail, tiles }) =>
+      pages.map((page) =>
         Number(
           insert.run(
             input.projectId,
             page.name,
-            file.sha256,
+            page.file.sha256,
             page.page,
             page.pageCount,
-            file.format,
-            file.bytes.length,
+            page.file.format,
+            page.file.bytes.length,
             page.width,
             page.height,
             page.channels,
             page.dtype,
             page.statsJson,
-            raw,
-            tiles.keys[0],
-            thumbnail,
-            JSON.stringify(tiles),
+            page.raw,
+            page.tiles.keys[0],
+            page.thumbnail,
+            JSON.stringify(page.tiles),
             input.userId,
           ).lastInsertRowid,
         ),
       ),
     )()
+    held.releaseAll()
     const byId = db.prepare('SELECT * FROM images WHERE id = ?')
     const images = [...ids.map((id) => byId.get(id) as ImageRow), ...duplicateRows].map(toImageInfo)
     return { images, duplicates }
   } catch (error) {
-    for (const key of created) await blobs.delete(key)
+    held.releaseAll()
+    // Only what no row and no other upload in progress uses (another may share a blank tile).
+    await releaseBlobs(context, created)
     if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
       throw new HttpError(409, 'The same image was uploaded twice at once; try again')
     }
@@ -171,14 +188,18 @@ export async function ingestImages(
   }
 }
 
-/** Deletes blobs that no image row references any more (content is shared across images). */
+/**
+ * Deletes blobs that no image row references any more (content is shared across images) and no
+ * upload in progress holds.
+ */
 export async function releaseBlobs(context: AppContext, keys: Iterable<string>): Promise<void> {
   const stillUsed = context.db.prepare(
     `SELECT 1 FROM images WHERE sha256 = @key OR raw_key = @key OR thumbnail_key = @key
        OR EXISTS (SELECT 1 FROM json_each(images.tiles_json, '$.keys') WHERE value = @key) LIMIT 1`,
   )
+  const inFlight = blobsInFlight.get(context)
   for (const key of new Set(keys)) {
-    if (!stillUsed.get({ key })) await context.blobs.delete(key)
+    if (!stillUsed.get({ key }) && !inFlight?.has(key)) await context.blobs.delete(key)
   }
 }
 

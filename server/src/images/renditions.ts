@@ -3,8 +3,8 @@
 // above the tile size, and a PNG thumbnail. The stored original is never changed.
 import sharp from 'sharp'
 import { DEFAULT_CHANNEL_COLORS } from '../../../shared/imaging/channelColors.ts'
+import type { Samples } from '../../../shared/ml/normalization.ts'
 import type { ChannelStats } from '../../../shared/schemas/images.ts'
-import type { Samples } from './channelStats.ts'
 
 export const THUMBNAIL_SIZE = 256
 
@@ -76,6 +76,9 @@ export function displayImage(
 const rawInput = (image: DisplayImage) => {
   const input = sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: image.channels },
+    // Our own display image, already within the server's pixel limit; sharp's default limit
+    // (16383², just under the documented 16384²) refused images at the limit with a 500.
+    limitInputPixels: false,
   })
   // Without this libvips writes a one-channel image as RGB.
   return image.channels === 1 ? input.toColourspace('b-w') : input
@@ -91,26 +94,20 @@ export function tileGrid(width: number, height: number, tileSize: number): TileG
   return { tileSize, columns: Math.ceil(width / tileSize), rows: Math.ceil(height / tileSize) }
 }
 
-/** PNG tiles of the display image in row-major order (one tile for a small image). */
-export async function displayTiles(image: DisplayImage, grid: TileGrid): Promise<Buffer[]> {
-  const tiles: Buffer[] = []
-  for (let row = 0; row < grid.rows; row++) {
-    for (let column = 0; column < grid.columns; column++) {
-      const left = column * grid.tileSize
-      const top = row * grid.tileSize
-      let pipeline = rawInput(image)
-      if (grid.columns > 1 || grid.rows > 1) {
-        pipeline = pipeline.extract({
-          left,
-          top,
-          width: Math.min(grid.tileSize, image.width - left),
-          height: Math.min(grid.tileSize, image.height - top),
-        })
-      }
-      tiles.push(await pipeline.png({ compressionLevel: 4 }).toBuffer())
-    }
+/** The PNG of one tile of the display image, row-major index (the whole image when one tile). */
+export async function displayTile(image: DisplayImage, grid: TileGrid, index: number) {
+  const left = (index % grid.columns) * grid.tileSize
+  const top = Math.floor(index / grid.columns) * grid.tileSize
+  let pipeline = rawInput(image)
+  if (grid.columns > 1 || grid.rows > 1) {
+    pipeline = pipeline.extract({
+      left,
+      top,
+      width: Math.min(grid.tileSize, image.width - left),
+      height: Math.min(grid.tileSize, image.height - top),
+    })
   }
-  return tiles
+  return pipeline.png({ compressionLevel: 4 }).toBuffer()
 }
 
 export async function thumbnail(image: DisplayImage): Promise<Buffer> {

@@ -8,6 +8,7 @@ import { HttpError } from '../http/HttpError.ts'
 import { readMultipartFiles } from '../http/readMultipartFiles.ts'
 import { getImageRow, listImageRows, type StoredTiles, toImageInfo } from './imageRecords.ts'
 import { deleteImage, ingestImages } from './ingestImages.ts'
+import { BYTES_PER_SAMPLE } from './planUpload.ts'
 
 const Id = z.coerce.number().int().positive()
 const ProjectParams = z.object({ projectId: Id })
@@ -23,7 +24,6 @@ const Region = z.object({
   height: z.coerce.number().int().positive().optional(),
 })
 
-const BYTES_PER_SAMPLE = { uint8: 1, uint16: 2, float32: 4 } as const
 const CACHE = 'private, max-age=86400'
 
 export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
@@ -42,16 +42,25 @@ export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
     multipart: { fields: { files: 'One or more image files' } },
     response: UploadResult,
     status: 201,
-    handler: async ({ params, principal, req }) => {
+    handler: async ({ params, principal, req, res }) => {
       const files = await readMultipartFiles(req, {
         maxFileBytes: config.maxUploadBytes,
         maxFiles: 1000,
       })
-      return ingestImages(context, {
-        projectId: params.projectId,
-        userId: principal!.userId,
-        files: files.filter((f) => f.field === 'files'),
-      })
+      try {
+        return await ingestImages(context, {
+          projectId: params.projectId,
+          userId: principal!.userId,
+          files: files.filter((f) => f.field === 'files'),
+        })
+      } catch (error) {
+        // Every decode worker busy and the queue full: say when to come back.
+        const retry = (error as HttpError).details as { retryAfterSeconds?: number } | undefined
+        if (error instanceof HttpError && retry?.retryAfterSeconds) {
+          res.set('Retry-After', String(retry.retryAfterSeconds))
+        }
+        throw error
+      }
     },
   })
 
@@ -90,7 +99,11 @@ export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
     response: { contentType: 'image/png', description: 'PNG thumbnail' },
     handler: async ({ params, res }) => {
       const row = getImageRow(db, params.projectId, params.imageId)
-      res.set({ 'Content-Type': 'image/png', 'Cache-Control': CACHE })
+      res.set({
+        'Content-Type': 'image/png',
+        'Cache-Control': CACHE,
+        ETag: `"${row.thumbnail_key}"`,
+      })
       res.send(await blobs.get(row.thumbnail_key))
     },
   })
@@ -113,8 +126,9 @@ export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
           `No tile ${params.column}/${params.row}; the grid is ${tiles.columns}×${tiles.rows}`,
         )
       }
-      res.set({ 'Content-Type': 'image/png', 'Cache-Control': CACHE })
-      res.send(await blobs.get(tiles.keys[params.row * tiles.columns + params.column]))
+      const key = tiles.keys[params.row * tiles.columns + params.column]
+      res.set({ 'Content-Type': 'image/png', 'Cache-Control': CACHE, ETag: `"${key}"` })
+      res.send(await blobs.get(key))
     },
   })
 
@@ -153,6 +167,9 @@ export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
       res.set({
         'Content-Type': 'application/octet-stream',
         'Cache-Control': CACHE,
+        // From the content key: Express would otherwise hash the whole body (hundreds of MB for
+        // an image at the pixel limit) on the event loop to make one.
+        ETag: `"${row.raw_key}-${x}-${y}-${width}-${height}"`,
         'X-Tessera-Width': String(width),
         'X-Tessera-Height': String(height),
         'X-Tessera-Channels': String(row.channels),
