@@ -7,16 +7,13 @@ import * as Y from 'yjs'
 import {
   ANNOTATION_LIMITS,
   acceptSuggestion,
-  allowedArea,
   annotationsOf,
   createAnnotation,
   deleteAnnotation,
   geometryProblem,
   type ImageExtent,
-  listAnnotations,
   modelOrigin,
   observeAnnotations,
-  readAnnotation,
   reviewOf,
   setReviewDecision,
   type TransactionOrigin,
@@ -39,12 +36,15 @@ import type {
   AnnotationRecord,
   Geometry,
 } from '../../../../shared/schemas/annotation.ts'
+import { AnnotationView, type SkippedEntry } from './annotationView.ts'
 import type { AssistedObject, SegmentationAssist } from './assist.ts'
 import { checkCombinedSize, strokeInside } from './brushStroke.ts'
-import { boundsOf, hitTest, type Point, translateGeometry } from './geometryOf.ts'
+import { boundsOf, type Point, translateGeometry } from './geometryOf.ts'
 import { clampOffset, clampPoint, unionBounds } from './placement.ts'
-import { type Bounds, SpatialIndex } from './spatialIndex.ts'
+import type { Bounds } from './spatialIndex.ts'
 import { TOOL_BY_ID, type ToolId, type ToolPointerEvent } from './tools/index.ts'
+
+export type { SkippedEntry } from './annotationView.ts'
 
 export interface Camera {
   /** Screen position of image point (0, 0), and screen pixels per image pixel. */
@@ -82,11 +82,6 @@ export interface EditorState {
   skipped: SkippedEntry[]
   /** Why the last write was refused, until the next one succeeds or it is dismissed. */
   message: string | null
-}
-
-export interface SkippedEntry {
-  id: string
-  reason: string
 }
 
 export interface EditorOptions {
@@ -132,10 +127,8 @@ export class Editor {
   readonly area: Bounds | null
   readonly rights: { review: boolean; deleteSkipped: boolean }
   private listeners = new Set<() => void>()
-  private snapshot: AnnotationRecord[] = []
-  private byId = new Map<string, AnnotationRecord>()
-  private skippedById = new Map<string, string>()
-  private index: SpatialIndex<string> | null = null
+  /** The doc's entries as read with the image's rules: annotations, and those skipped. */
+  private readonly view: AnnotationView
   private stopObserving: () => void
   /** Bumped on every change of the annotations; renderers compare it. */
   annotationsVersion = 0
@@ -151,7 +144,8 @@ export class Editor {
     this.origin = userOrigin(userId)
     this.untrackedOrigin = userOrigin(userId)
     this.image = options.image ? { width: options.image.width, height: options.image.height } : null
-    this.area = this.image ? allowedArea(this.image) : null
+    this.view = new AnnotationView(doc, this.image)
+    this.area = this.view.area
     this.rights = {
       review: !options.readOnly && (options.canReview ?? true),
       deleteSkipped: !options.readOnly && (options.canDeleteSkipped ?? false),
@@ -192,7 +186,7 @@ export class Editor {
     return () => this.listeners.delete(listener)
   }
   getState = () => this.state
-  getAnnotations = () => this.snapshot
+  getAnnotations = () => this.view.list
 
   private emit() {
     for (const listener of this.listeners) listener()
@@ -203,84 +197,30 @@ export class Editor {
     this.emit()
   }
 
-  /**
-   * Re-reads the changed annotations (all of them when `ids` is absent), with the image's rules:
-   * an entry that fails is kept aside with its reason, never drawn or hit-tested.
-   */
+  /** Re-reads the changed annotations (all of them when `ids` is absent). */
   private refresh(ids?: Set<string>) {
-    const image = this.image ?? undefined
-    let skippedChanged = false
-    const skip = (id: string, error: string) => {
-      const reason = error.startsWith(`${id}: `) ? error.slice(id.length + 2) : error
-      if (this.skippedById.get(id) !== reason) skippedChanged = true
-      this.skippedById.set(id, reason)
-    }
-    if (!ids) {
-      const { parsed, failed } = listAnnotations(this.doc, image)
-      this.byId = new Map(parsed.map((a) => [a.id, a]))
-      skippedChanged = this.skippedById.size > 0
-      this.skippedById = new Map()
-      for (const { id, error } of failed) skip(id, error)
-    } else {
-      const entries = annotationsOf(this.doc)
-      for (const id of ids) {
-        const read = entries.has(id) ? readAnnotation(id, entries.get(id), image) : null
-        if (read?.parsed) this.byId.set(id, read.parsed)
-        else this.byId.delete(id)
-        if (read?.error !== undefined) skip(id, read.error)
-        else if (this.skippedById.delete(id)) skippedChanged = true
-      }
-    }
-    this.snapshot = [...this.byId.values()]
-    this.index = null
+    const skippedChanged = this.view.refresh(ids)
     this.annotationsVersion++
-    if (this.state) {
-      const selection = this.state.selection.filter((id) => this.byId.has(id))
-      const changes: Partial<EditorState> = {}
-      if (selection.length !== this.state.selection.length) changes.selection = selection
-      if (skippedChanged)
-        changes.skipped = [...this.skippedById].map(([id, reason]) => ({ id, reason }))
-      if (changes.selection || changes.skipped) this.state = { ...this.state, ...changes }
-    }
+    const selection = this.state.selection.filter((id) => this.view.has(id))
+    const changes: Partial<EditorState> = {}
+    if (selection.length !== this.state.selection.length) changes.selection = selection
+    if (skippedChanged) changes.skipped = this.view.skipped()
+    if (changes.selection || changes.skipped) this.state = { ...this.state, ...changes }
     this.emit()
   }
 
   annotation(id: string): AnnotationRecord | undefined {
-    return this.byId.get(id)
-  }
-
-  private spatialIndex(): SpatialIndex<string> {
-    if (!this.index) {
-      const index = new SpatialIndex<string>(128, this.area)
-      for (const a of this.snapshot) index.insert(a.id, boundsOf(a))
-      this.index = index
-    }
-    return this.index
+    return this.view.get(id)
   }
 
   /** Annotations whose bounds intersect an area of the image, for drawing what is in view. */
   annotationsIn(area: Bounds): AnnotationRecord[] {
-    return this.spatialIndex()
-      .query(area)
-      .map((id) => this.byId.get(id)!)
+    return this.view.annotationsIn(area)
   }
 
   /** The topmost annotation under an image point, or null. */
   annotationAt(point: Point): string | null {
-    const tolerance = 4 / this.state.camera.scale
-    const candidates = this.annotationsIn({
-      minX: point.x - tolerance,
-      minY: point.y - tolerance,
-      maxX: point.x + tolerance,
-      maxY: point.y + tolerance,
-    })
-    // Smallest first: a click inside a nucleus inside a cell picks the nucleus.
-    candidates.sort((a, b) => {
-      const ba = boundsOf(a)
-      const bb = boundsOf(b)
-      return (ba.maxX - ba.minX) * (ba.maxY - ba.minY) - (bb.maxX - bb.minX) * (bb.maxY - bb.minY)
-    })
-    return candidates.find((a) => hitTest(a, point, tolerance))?.id ?? null
+    return this.view.annotationAt(point, 4 / this.state.camera.scale)
   }
 
   // Tools and input ---------------------------------------------------------------------
@@ -601,7 +541,7 @@ export class Editor {
   clampSelectionOffset(offset: Point): Point {
     const bounds = unionBounds(
       this.state.selection.flatMap((id) => {
-        const a = this.byId.get(id)
+        const a = this.view.get(id)
         return a ? [boundsOf(a)] : []
       }),
     )
@@ -649,7 +589,7 @@ export class Editor {
     const offset = this.clampSelectionOffset({ x: dx, y: dy })
     if (offset.x === 0 && offset.y === 0) return
     const moved = this.state.selection.flatMap((id) => {
-      const a = this.byId.get(id)
+      const a = this.view.get(id)
       return a ? [{ id, kind: a.kind, geometry: translateGeometry(a, offset.x, offset.y) }] : []
     })
     this.attempt(() => {
@@ -683,14 +623,14 @@ export class Editor {
 
   /** Deletes one annotation (an annotator's way to dismiss a suggestion); undoable. */
   deleteById(id: string) {
-    if (this.state.readOnly || !this.byId.has(id)) return
+    if (this.state.readOnly || !this.view.has(id)) return
     deleteAnnotation(this.doc, id, this.origin)
     this.undoManager.stopCapturing()
   }
 
   /** Deletes an entry the editor skipped (owners only); not undoable. */
   deleteSkipped(id: string) {
-    if (!this.rights.deleteSkipped || !this.skippedById.has(id)) return
+    if (!this.rights.deleteSkipped || !this.view.isSkipped(id)) return
     deleteAnnotation(this.doc, id, this.untrackedOrigin)
   }
 
@@ -709,13 +649,13 @@ export class Editor {
 
   private paintMaskChecked(points: number[], operation: 'union' | 'subtract', start: Point) {
     const selected =
-      this.state.selection.length === 1 ? this.byId.get(this.state.selection[0]) : undefined
+      this.state.selection.length === 1 ? this.view.get(this.state.selection[0]) : undefined
     const underStart = this.annotationAt(start)
     const target =
       selected?.kind === 'mask'
         ? selected
-        : operation === 'subtract' && underStart && this.byId.get(underStart)?.kind === 'mask'
-          ? this.byId.get(underStart)
+        : operation === 'subtract' && underStart && this.view.get(underStart)?.kind === 'mask'
+          ? this.view.get(underStart)
           : undefined
     const { maxMaskPixels } = ANNOTATION_LIMITS
     const inside =
@@ -751,7 +691,7 @@ export class Editor {
   /** Rejects a suggestion or a person's annotation (reviewers and owners). */
   reject(id: string) {
     if (!this.rights.review) return
-    const annotation = this.byId.get(id)
+    const annotation = this.view.get(id)
     // A suggestion is removed; a person's annotation is marked rejected for its author.
     this.attempt(() => {
       if (annotation?.origin.type === 'model') deleteAnnotation(this.doc, id, this.origin)
@@ -762,7 +702,7 @@ export class Editor {
   copy() {
     clipboard.splice(0, clipboard.length)
     for (const id of this.state.selection) {
-      const a = this.byId.get(id)
+      const a = this.view.get(id)
       if (a) clipboard.push(clipboardEntryOf(a))
     }
   }
@@ -798,7 +738,7 @@ export class Editor {
     if (this.state.readOnly) return
     const step = 10 / this.state.camera.scale
     const sources = this.state.selection.flatMap((id) => {
-      const a = this.byId.get(id)
+      const a = this.view.get(id)
       return a ? [clipboardEntryOf(a)] : []
     })
     if (sources.length > 0) this.attempt(() => this.writeCopies(sources, { x: step, y: step }))
