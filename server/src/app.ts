@@ -102,6 +102,7 @@ export function createApp(config: Config): TesseraApp {
       }),
       new Persistence({
         store: new SqliteDocumentStore(db),
+        log,
         maxDocBytes: config.maxDocBytes,
         compactAfterUpdates: config.compactAfterUpdates,
       }),

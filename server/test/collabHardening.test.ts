@@ -229,11 +229,10 @@ describe('roles on open sockets', () => {
     await server.admin.request('PATCH', `/api/projects/${project}/members/${userIds.demoted}`, {
       role: 'annotator',
     })
-    await within(
-      'writable notice',
-      1_000,
-      () => client.notices.at(-1)?.type === 'access' && client.notices.at(-1)?.readOnly === false,
-    )
+    await within('writable notice', 1_000, () => {
+      const last = client.notices.at(-1)
+      return last?.type === 'access' && !last.readOnly
+    })
     createAnnotation(
       client.doc,
       { kind: 'polygon', geometry: square(9), classId: 1 },

@@ -52,22 +52,26 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   compact(room: string, doc: Y.Doc, applied: AppliedUpdates): number {
-    return this.db.transaction(() => {
-      // Another process may have compacted its own updates into the snapshot: keep them.
-      const stored = this.selectSnapshot.get(room) as Buffer | undefined
-      let state = Y.encodeStateAsUpdate(doc)
-      if (stored) {
-        const merged = new Y.Doc({ gc: true })
-        Y.applyUpdate(merged, stored)
-        Y.applyUpdate(merged, state)
-        state = Y.encodeStateAsUpdate(merged)
-        merged.destroy()
-      }
-      this.upsertSnapshot.run(room, state)
-      if (applied.through > 0) this.deleteThrough.run(room, applied.through)
-      for (const id of applied.ids) this.deleteOne.run(room, id)
-      return state.length + (this.loggedBytes.get(room) as number)
-    })()
+    // IMMEDIATE: the write lock first, so the snapshot read below is the latest one (a
+    // deferred transaction whose read went stale fails with SQLITE_BUSY_SNAPSHOT instead).
+    return this.db
+      .transaction(() => {
+        // Another process may have compacted its own updates into the snapshot: keep them.
+        const stored = this.selectSnapshot.get(room) as Buffer | undefined
+        let state = Y.encodeStateAsUpdate(doc)
+        if (stored) {
+          const merged = new Y.Doc({ gc: true })
+          Y.applyUpdate(merged, stored)
+          Y.applyUpdate(merged, state)
+          state = Y.encodeStateAsUpdate(merged)
+          merged.destroy()
+        }
+        this.upsertSnapshot.run(room, state)
+        if (applied.through > 0) this.deleteThrough.run(room, applied.through)
+        for (const id of applied.ids) this.deleteOne.run(room, id)
+        return state.length + (this.loggedBytes.get(room) as number)
+      })
+      .immediate()
   }
 
   rooms(): string[] {

@@ -353,7 +353,14 @@ export class CollabServer {
     const update = room.outbox.length === 1 ? room.outbox[0] : Y.mergeUpdates(room.outbox)
     room.outbox = []
     // Durable first, then relayed: no client sees an update the disk does not have.
-    for (const extension of this.extensions) extension.onStoreDocument?.({ room, update })
+    try {
+      for (const extension of this.extensions) extension.onStoreDocument?.({ room, update })
+    } catch (error) {
+      // Not stored: relay nothing, and let the room's editors reconnect and sync again.
+      this.options.log.error(`collab ${room.name}: an update could not be stored`, error)
+      for (const connection of room.connections.values()) connection.close(1011, 'storage failed')
+      return
+    }
     const data = message((e) => {
       encoding.writeVarUint(e, MESSAGE_SYNC)
       syncProtocol.writeUpdate(e, update)
@@ -376,7 +383,14 @@ export class CollabServer {
 
   private unload(room: Room) {
     if (room.connections.size > 0) return
-    for (const extension of this.extensions) extension.beforeUnloadDocument?.({ room })
+    for (const extension of this.extensions) {
+      try {
+        extension.beforeUnloadDocument?.({ room })
+      } catch (error) {
+        // Updates are in the log already; only the snapshot or the index was not written.
+        this.options.log.error(`collab ${room.name}: not everything was stored at unload`, error)
+      }
+    }
     this.destroyRoom(room)
   }
 

@@ -2,6 +2,7 @@
 // relayed, refuses an update that would grow a document past its limit, compacts the log into
 // a snapshot every so many updates and when the room unloads, and forgets a discarded room.
 import { CloseCode } from '../../../../shared/schemas/closeCodes.ts'
+import type { Logger } from '../../logger.ts'
 import type { AppliedUpdates, DocumentStore, UpdateId } from '../documentStore.ts'
 import {
   type BeforeApplyUpdatePayload,
@@ -22,6 +23,7 @@ interface StoredRoom {
 
 export interface PersistenceOptions {
   store: DocumentStore
+  log: Logger
   maxDocBytes: number
   /** Compact the update log into a snapshot after this many updates. */
   compactAfterUpdates: number
@@ -31,6 +33,10 @@ export class Persistence implements CollabExtension {
   private readonly rooms = new WeakMap<CollabRoom, StoredRoom>()
 
   constructor(private readonly options: PersistenceOptions) {}
+
+  private get log() {
+    return this.options.log
+  }
 
   private state(room: CollabRoom): StoredRoom {
     const state = this.rooms.get(room)
@@ -56,10 +62,25 @@ export class Persistence implements CollabExtension {
 
   onStoreDocument({ room, update }: OnStoreDocumentPayload) {
     const state = this.state(room)
-    state.ids.push(this.options.store.append(room.name, update))
+    try {
+      state.ids.push(this.options.store.append(room.name, update))
+    } catch (error) {
+      // The update is in memory only: a snapshot of the whole document stores it, or this
+      // throws and the core relays nothing.
+      this.log.error(`collab ${room.name}: update not appended, compacting instead`, error)
+      this.compact(room, state)
+      return
+    }
     state.bytes += update.length
     state.logged++
-    if (state.logged >= this.options.compactAfterUpdates) this.compact(room, state)
+    if (state.logged >= this.options.compactAfterUpdates) {
+      try {
+        this.compact(room, state)
+      } catch (error) {
+        // The update is stored; compaction is tried again with the next one.
+        this.log.error(`collab ${room.name}: compaction failed`, error)
+      }
+    }
   }
 
   beforeUnloadDocument({ room }: RoomPayload) {
