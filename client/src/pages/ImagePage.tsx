@@ -8,7 +8,7 @@ import { useSession } from '../app/App.tsx'
 import { Link } from '../app/Link.tsx'
 import { useDocumentTitle } from '../app/router.ts'
 import { useResource } from '../app/useResource.ts'
-import { type ImageDoc, useImageDoc } from '../collab/useImageDoc.ts'
+import { type ImageDoc, imageStorageKey, useImageDoc } from '../collab/useImageDoc.ts'
 import { AnnotationList } from '../editor/AnnotationList.tsx'
 import {
   type ChannelSetting,
@@ -51,7 +51,7 @@ export function ImagePage({ projectId, imageId }: { projectId: number; imageId: 
     () => ({ id: session.user.id, name: session.user.displayName }),
     [session.user],
   )
-  const imageDoc = useImageDoc(imageId, user)
+  const imageDoc = useImageDoc(imageId, image.data ? imageStorageKey(image.data) : null, user)
   useDocumentTitle(image.data?.name ?? 'Image')
   const error = image.error ?? project.error
   if (error) return <p className="error page-message">{error}</p>
@@ -115,8 +115,10 @@ function EditorView(props: {
   imageDoc: ImageDoc
   userId: number
 }) {
-  const { image, classes, imageDoc, role } = props
-  const readOnly = role === 'viewer'
+  const { image, classes, imageDoc } = props
+  // The server's word on this connection's role wins: it changes while the image is open.
+  const role = imageDoc.access?.role ?? props.role
+  const readOnly = imageDoc.access?.readOnly ?? role === 'viewer'
   const editor = useMemo(
     () =>
       new Editor(imageDoc.doc, props.userId, {
@@ -181,7 +183,7 @@ function EditorView(props: {
   return (
     <div className="image-page">
       <div className="editor-main">
-        <ConnectionBanner imageDoc={imageDoc} readOnly={readOnly} />
+        <ConnectionBanner imageDoc={imageDoc} readOnly={readOnly} role={role} />
         <Toolbar
           editor={editor}
           onFit={fit}
@@ -278,12 +280,21 @@ function EditorView(props: {
   )
 }
 
-function ConnectionBanner({ imageDoc, readOnly }: { imageDoc: ImageDoc; readOnly: boolean }) {
-  const { status, unsentEdits, reason } = imageDoc
+function ConnectionBanner({
+  imageDoc,
+  readOnly,
+  role,
+}: {
+  imageDoc: ImageDoc
+  readOnly: boolean
+  role: Project['role']
+}) {
+  const { status, unsentEdits, reason, notice } = imageDoc
+  const [dismissed, setDismissed] = useState(0)
   const text =
     status === 'connected'
       ? readOnly
-        ? 'Live · read only (viewer)'
+        ? `Live · read only (${role})`
         : 'Live'
       : status === 'connecting'
         ? 'Connecting…'
@@ -291,13 +302,38 @@ function ConnectionBanner({ imageDoc, readOnly }: { imageDoc: ImageDoc; readOnly
           ? `Not connected: ${reason ?? 'refused by the server'}`
           : `Offline · ${unsentEdits} edit${unsentEdits === 1 ? '' : 's'} kept on this device, sent when the connection returns`
   return (
-    <div
-      className={`connection-banner status-${status}`}
-      data-testid="editor.connection"
-      data-status={status}
-    >
-      {text}
-    </div>
+    <>
+      <div
+        className={`connection-banner status-${status}`}
+        data-testid="editor.connection"
+        data-status={status}
+      >
+        {text}
+        {status === 'refused' && (
+          <button
+            type="button"
+            className="banner-action"
+            onClick={() => imageDoc.reconnect()}
+            data-testid="editor.reconnect"
+          >
+            Reconnect
+          </button>
+        )}
+      </div>
+      {notice && notice.at > dismissed && (
+        <div className="connection-notice" role="status" data-testid="editor.notice">
+          {notice.text}
+          <button
+            type="button"
+            className="banner-action"
+            onClick={() => setDismissed(notice.at)}
+            aria-label="Dismiss"
+          >
+            ×
+          </button>
+        </div>
+      )}
+    </>
   )
 }
 
