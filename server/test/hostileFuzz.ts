@@ -133,8 +133,13 @@ export async function runHostileFuzz(options: {
         log.push(`${user} creates`)
       } else if (r < 0.6) {
         const x = coordinate()
-        updateGeometry(doc, pick(ids), { rings: [[x, x, x + 3, x, x, x + 3]] }, me, FUZZ_IMAGE)
-        log.push(`${user} moves`)
+        try {
+          updateGeometry(doc, pick(ids), { rings: [[x, x, x + 3, x, x, x + 3]] }, me, FUZZ_IMAGE)
+          log.push(`${user} moves`)
+        } catch {
+          // Not a polygon (or already repaired away): the verb refuses, as the editor would.
+          log.push(`${user} move refused locally`)
+        }
       } else if (r < 0.7) {
         updateClass(doc, pick(ids), Math.floor(random() * 3), me)
         log.push(`${user} re-classes`)

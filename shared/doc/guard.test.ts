@@ -143,7 +143,12 @@ describe('document guard', () => {
     annotator.send()
     setReviewState(annotator.doc, { status: 'in_progress', note: '' }, annotator.origin)
     annotator.send()
-    expect(readReviewState(server)).toMatchObject({ status: 'reviewed', note: 'good' })
+    // Nothing of the annotator's attempt stands, not even its name on the review.
+    expect(readReviewState(server)).toMatchObject({
+      status: 'reviewed',
+      note: 'good',
+      updatedBy: 8,
+    })
   })
 
   it('makes the connection the author of what it creates, and keeps who made an entry', () => {

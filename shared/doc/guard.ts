@@ -237,41 +237,40 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     rights: EditRights,
     repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
   ) {
-    let content = false
-    let updatedBySet = false
+    // Changes of content are judged one by one; the stamps (who and when) follow from them.
+    let accepted = false
+    const stamps: [string, KeyChange][] = []
     for (const [key, change] of keys) {
-      const value = entry.get(key)
-      const refuse = (why: string) =>
-        repair(`${id}: ${key}: ${why}`, () => restore(entry, key, change))
       if (!FIELDS.has(key)) {
         if (change.action !== 'delete')
           repair(`${id}: unknown field ${key}`, () => entry.delete(key))
         continue
       }
-      if (key === FIELD.updatedBy) {
-        updatedBySet = true
+      if (key === FIELD.updatedBy || key === FIELD.updatedAt) {
+        stamps.push([key, change])
         continue
       }
-      if (key === FIELD.updatedAt) {
-        if (typeof value !== 'number' || !Number.isFinite(value))
-          repair(`${id}: updatedAt must be a time`, () => entry.set(FIELD.updatedAt, Date.now()))
-        continue
-      }
-      content = true
-      if (change.action === 'delete' || !isPlain(value)) refuse('must be a plain value')
-      else if (IMMUTABLE.has(key)) refuse('cannot change after creation')
+      const value = entry.get(key)
+      let problem: string | null = null
+      if (change.action === 'delete' || !isPlain(value)) problem = 'must be a plain value'
+      else if (IMMUTABLE.has(key)) problem = 'cannot change after creation'
       else if (key === FIELD.review) {
-        if (!rights.canReview) refuse('only reviewers decide on review')
-        else if (!ReviewDecision.safeParse(value).success) refuse('not a review decision')
-      } else {
-        const problem = fieldValueProblem(key, value, entry.get(FIELD.kind), options.image)
-        if (problem) refuse(problem)
-      }
+        if (!rights.canReview) problem = 'only reviewers decide on review'
+        else if (!ReviewDecision.safeParse(value).success) problem = 'not a review decision'
+      } else problem = fieldValueProblem(key, value, entry.get(FIELD.kind), options.image)
+      if (problem) repair(`${id}: ${key}: ${problem}`, () => restore(entry, key, change))
+      else accepted = true
     }
-    const updatedBy = entry.get(FIELD.updatedBy)
-    if ((content || updatedBySet) && updatedBy !== rights.userId) {
-      repair(`${id}: updatedBy must be you`, () => entry.set(FIELD.updatedBy, rights.userId))
-    }
+    stampChanges(
+      `${id}: `,
+      entry,
+      FIELD.updatedBy,
+      FIELD.updatedAt,
+      accepted,
+      stamps,
+      rights,
+      repair,
+    )
   }
 
   function checkReviewChanges(
@@ -279,33 +278,59 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     rights: EditRights,
     repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
   ) {
-    let changed = false
+    let accepted = false
+    const stamps: [string, KeyChange][] = []
     for (const [key, change] of keys) {
-      const value = review.get(key)
-      const refuse = (why: string) =>
-        repair(`review.${key}: ${why}`, () => restore(review, key, change))
       if (!REVIEW_KEYS.has(key)) {
         if (change.action !== 'delete')
           repair(`review.${key}: unknown field`, () => review.delete(key))
         continue
       }
-      if (key === 'updatedBy') continue
-      if (key === 'updatedAt') {
-        if (typeof value !== 'number' || !Number.isFinite(value))
-          repair('review.updatedAt must be a time', () => review.set('updatedAt', Date.now()))
+      if (key === 'updatedBy' || key === 'updatedAt') {
+        stamps.push([key, change])
         continue
       }
-      changed = true
+      const value = review.get(key)
+      let problem: string | null = null
       const field = ReviewState.shape[key as 'status' | 'note'].safeParse(value)
-      if (change.action === 'delete' || !field.success) refuse('not a valid value')
+      if (change.action === 'delete' || !field.success) problem = 'not a valid value'
       else if (key === 'status' && !rights.canReview) {
-        if (value === 'reviewed') refuse('only reviewers mark an image reviewed')
-        else if (change.oldValue === 'reviewed') refuse('only reviewers reopen a reviewed image')
+        if (value === 'reviewed') problem = 'only reviewers mark an image reviewed'
+        else if (change.oldValue === 'reviewed') problem = 'only reviewers reopen a reviewed image'
       } else if (key === 'note' && !rights.canReview)
-        refuse("only reviewers write the review's note")
+        problem = "only reviewers write the review's note"
+      if (problem) repair(`review.${key}: ${problem}`, () => restore(review, key, change))
+      else accepted = true
     }
-    if (changed && review.get('updatedBy') !== rights.userId) {
-      repair('review.updatedBy must be you', () => review.set('updatedBy', rights.userId))
+    stampChanges('review.', review, 'updatedBy', 'updatedAt', accepted, stamps, rights, repair)
+  }
+
+  /**
+   * Who changed a record and when: the connection, now, when any of its changes stands; when
+   * none does (all refused, or only the stamps were written), the stamps go back too.
+   */
+  function stampChanges(
+    prefix: string,
+    map: Y.Map<unknown>,
+    byKey: string,
+    atKey: string,
+    accepted: boolean,
+    stamps: [string, KeyChange][],
+    rights: EditRights,
+    repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
+  ) {
+    if (!accepted) {
+      for (const [key, change] of stamps) {
+        repair(`${prefix}${key}: nothing it stamps was changed`, () => restore(map, key, change))
+      }
+      return
+    }
+    if (map.get(byKey) !== rights.userId) {
+      repair(`${prefix}${byKey} must be you`, () => map.set(byKey, rights.userId))
+    }
+    const at = map.get(atKey)
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      repair(`${prefix}${atKey} must be a time`, () => map.set(atKey, Date.now()))
     }
   }
 
@@ -341,14 +366,11 @@ function fieldValueProblem(
   return null
 }
 
-type YKeyChanges = Map<string, { action: 'add' | 'update' | 'delete'; oldValue: unknown }>
+type KeyChange = { action: 'add' | 'update' | 'delete'; oldValue: unknown }
+type YKeyChanges = Map<string, KeyChange>
 
 /** Puts a key of a map back to its value before the change (or removes a key that was added). */
-function restore(
-  map: Y.Map<unknown>,
-  key: string,
-  change: { action: 'add' | 'update' | 'delete'; oldValue: unknown },
-) {
+function restore(map: Y.Map<unknown>, key: string, change: KeyChange) {
   if (change.action === 'add' || !isPlain(change.oldValue) || change.oldValue === undefined)
     map.delete(key)
   else map.set(key, change.oldValue)
