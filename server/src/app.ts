@@ -118,10 +118,14 @@ export function createApp(config: Config): TesseraApp {
     summary: 'Liveness and readiness: ready once start-up work (the demo project) is done',
     tag: 'system',
     auth: 'public',
-    response: z.object({ ok: z.literal(true), ready: z.boolean() }),
-    handler: ({ res }) => {
-      if (!context.ready) res.status(503)
-      return { ok: true as const, ready: context.ready }
+    response: z.object({ ok: z.literal(true), ready: z.literal(true) }),
+    handler: () => {
+      // Alive either way; 503 until ready, so a supervisor or a test waits for the right thing.
+      if (!context.ready)
+        throw new HttpError(503, 'Tessera is starting (creating the demo project)', {
+          ready: false,
+        })
+      return { ok: true as const, ready: true as const }
     },
   })
   registerAuthRoutes(api, context)
