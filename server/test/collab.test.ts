@@ -231,6 +231,13 @@ describe('collaboration', () => {
     ).toBe(204)
     expect(await client.closed).toBe(CloseCode.NotFound)
     expect(rows()).toBe(0)
+    // No trace of the document is left: log, snapshot, index, live room.
+    const left = (sql: string) => db.prepare(sql).pluck().get(`image:${imageId}`)
+    expect(left('SELECT count(*) FROM doc_snapshots WHERE room = ?')).toBe(0)
+    expect(
+      db.prepare('SELECT count(*) FROM image_index WHERE image_id = ?').pluck().get(imageId),
+    ).toBe(0)
+    expect(server.server.tessera.collab.liveDoc(`image:${imageId}`)).toBeUndefined()
     // SQLite hands the freed id to the next image (the last one was deleted).
     const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#101010' } })
       .toColourspace('b-w')
