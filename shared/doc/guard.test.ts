@@ -39,6 +39,7 @@ function setup() {
     Y.applyUpdate(doc, Y.encodeStateAsUpdate(server))
     return {
       doc,
+      connection,
       origin: userOrigin(userId),
       send() {
         Y.applyUpdate(server, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(server)), connection)
@@ -206,6 +207,37 @@ describe('document guard', () => {
     expect(server.getArray('list').length).toBe(0)
     expect(metaOf(server).get('schemaVersion')).toBe(1)
     expect(reviewOf(server).has('extra')).toBe(false)
+  })
+
+  it('clears list content written into the map roots, and checks the rest of that update', () => {
+    const { server, client } = setup()
+    const ann = client(7)
+    // A document of the same history whose roots are lists (no map view of them yet).
+    const other = new Y.Doc()
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(server))
+    other.transact(() => {
+      other.getArray('annotations').push([1, 2])
+      other.getArray('review').push(['x'])
+      other.getArray('meta').push(['x'])
+    })
+    const entries = new Y.Doc()
+    Y.applyUpdate(entries, Y.encodeStateAsUpdate(server))
+    rawEntry(entries, 'box', record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }))
+    // One update carrying both: list items under the map roots, and an absurd entry.
+    const update = Y.mergeUpdates([
+      Y.encodeStateAsUpdate(other, Y.encodeStateVector(server)),
+      Y.encodeStateAsUpdate(entries, Y.encodeStateVector(server)),
+    ])
+    Y.applyUpdate(server, update, ann.connection)
+    expect(listAnnotations(server, image).parsed).toEqual([])
+    const items = (type: Y.AbstractType<unknown>) => {
+      let n = 0
+      for (let item = type._start; item !== null; item = item.right) if (!item.deleted) n++
+      return n
+    }
+    expect(items(annotationsOf(server))).toBe(0)
+    expect(items(reviewOf(server))).toBe(0)
+    expect(items(metaOf(server))).toBe(0)
   })
 
   it('leaves trusted writes alone and lets anyone re-class an entry stored before the rules', () => {

@@ -54,12 +54,17 @@ function identityOf(entry: Y.Map<unknown>): Identity {
 const sameIdentity = (a: Identity, b: Identity) =>
   a.author === b.author && a.createdAt === b.createdAt && a.origin === b.origin
 
-/** Deletes every item of a shared type (a root no one may write). */
-function clearType(type: AnyType, transaction: Y.Transaction) {
-  for (const item of type._map.values()) if (!item.deleted) item.delete(transaction)
+/** Deletes the list items of a shared type (a map root holds keys, never a list). */
+function clearList(type: AnyType, transaction: Y.Transaction) {
   for (let item = type._start; item !== null; item = item.right) {
     if (!item.deleted) item.delete(transaction)
   }
+}
+
+/** Deletes every item of a shared type (a root no one may write). */
+function clearType(type: AnyType, transaction: Y.Transaction) {
+  for (const item of type._map.values()) if (!item.deleted) item.delete(transaction)
+  clearList(type, transaction)
 }
 
 export interface DocumentGuard {
@@ -115,7 +120,9 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     let reviewChanges: YKeyChanges | null = null
     let metaChanges: YKeyChanges | null = null
     const foreign: AnyType[] = []
+    const lists: AnyType[] = []
     for (const [type, subs] of transaction.changed) {
+      if (known.has(type) && subs.has(null)) lists.push(type)
       if (type === annotationsType) {
         for (const [id, change] of new Y.YMapEvent(annotations, transaction, subs).keys) {
           if (change.action === 'delete') removed.push(id)
@@ -162,6 +169,9 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
       }
       for (const type of foreign) {
         repair('content outside the annotations and review state', (t) => clearType(type, t))
+      }
+      for (const type of lists) {
+        repair('list content in a map of the document', (t) => clearList(type, t))
       }
     }
 
