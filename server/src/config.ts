@@ -23,7 +23,11 @@ export const ConfigSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024 * 1024),
-  /** Most pixels (width × height) of one image, i.e. one page of a file, read from its header. */
+  /**
+   * Most pixels (width × height) of one image, i.e. one page of a file, read from its header.
+   * The default, 16384², is also the largest canvas Chrome draws: the editor composes one of the
+   * whole image.
+   */
   maxImagePixels: z.coerce
     .number()
     .int()
@@ -35,9 +39,10 @@ export const ConfigSchema = z.object({
    * Most bytes of decoded samples one upload may create: width × height × channels × bytes per
    * sample (1, 2 or 4), summed over every page of every file, from the headers before anything is
    * decoded. Pages are decoded one at a time, so this also bounds the largest page, which sets the
-   * server's peak memory during an upload. The default, 768 MiB, is one 16384² RGB 8-bit image
-   * or 16384² one-channel 16-bit image plus half as much again. At most 2 GiB − 1: a stored
-   * image's samples are read back whole, and Node reads at most that much from one file.
+   * server's peak memory: up to about 3 × that page's samples plus 170 MiB (`npm run bench --
+   * upload`: 2.5 GiB for one 16384² RGB 8-bit image, the default's 768 MiB; 1.5 GiB for 16384²
+   * 16-bit grey). At most 2 GiB − 1: a stored image's samples are read back whole, and Node
+   * reads at most that from a file at once.
    */
   maxUploadDecodedBytes: z.coerce
     .number()

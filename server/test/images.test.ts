@@ -138,6 +138,32 @@ describe('uploading images', () => {
     expect(outside.status).toBe(400)
   })
 
+  it('keeps both channels of two-channel 8-bit, 16-bit and float TIFFs exactly', async () => {
+    const two = [
+      Uint8Array.from({ length: 2 * 35 }, (_, i) => (i * 37) % 256),
+      Uint16Array.from({ length: 2 * 35 }, (_, i) => (i * 7919) % 65536),
+      Float32Array.from({ length: 2 * 35 }, (_, i) => Math.fround(i / 3 - 5)),
+    ]
+    const response = await upload(
+      server.admin,
+      projectId,
+      two.map((samples, k) => ({
+        name: `two-${k}.tif`,
+        bytes: encodeTiff([{ width: 7, height: 5, channels: 2, samples }]),
+      })),
+    )
+    expect(response.status).toBe(201)
+    for (const [k, image] of response.body.images.entries()) {
+      expect(image.channels).toBe(2)
+      const raw = await server.admin.request(
+        'GET',
+        `/api/projects/${projectId}/images/${image.id}/raw`,
+      )
+      const bytes = new Uint8Array(two[k].buffer, two[k].byteOffset, two[k].byteLength)
+      expect([...raw.body]).toEqual([...bytes])
+    }
+  })
+
   it('imports each page of a multi-page TIFF as its own image', async () => {
     const pages = [1, 2, 3].map((k) => ({
       width: 10,

@@ -32,7 +32,13 @@ export interface DecodedResult {
   stats: ChannelStats[]
   grid: TileGrid
   /** The samples, little-endian and interleaved, moved (not copied) out of the worker. */
-  raw: Uint8Array
+  raw: KeyedBytes
+}
+
+/** Bytes for the blob store with their sha256, computed in the worker, off the event loop. */
+export interface KeyedBytes {
+  bytes: Uint8Array
+  sha256: string
 }
 
 export type DecodeReply =
@@ -97,11 +103,11 @@ export class PageDecoder {
   }
 
   /** The PNG of one display tile of the page decoded last, row-major. */
-  tile(index: number): Promise<Uint8Array> {
+  tile(index: number): Promise<KeyedBytes> {
     return this.call({ method: 'tile', index })
   }
 
-  thumbnail(): Promise<Uint8Array> {
+  thumbnail(): Promise<KeyedBytes> {
     return this.call({ method: 'thumbnail' })
   }
 

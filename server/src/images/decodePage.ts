@@ -67,25 +67,27 @@ export async function decodePage(
     sharp(bytes, { page, limitInputPixels: width * height, failOn: 'error' }).raw({ depth })
   let samples: Samples
   try {
-    const decoded = await input()
-      .toColourspace(header.space as keyof sharp.ColourspaceEnum)
-      .toBuffer({ resolveWithObject: true })
-    if (decoded.info.channels === channels) {
-      samples = ownCopy(decoded.data, dtype)
-    } else if (channels === 2) {
-      // libvips drops the second band of two-band 8-bit and float grey images in that path (and
-      // without a colourspace change pads them to four bands); one band at a time keeps both
-      // without ever holding more than one extra band.
+    if (channels === 2 && depth !== 'ushort') {
+      // libvips drops the second band of two-band 8-bit and float grey images on the way to
+      // raw (and without a colourspace change pads them to four bands); one band at a time
+      // keeps both while holding at most one band besides the result.
       samples = new ARRAY_OF[dtype](width * height * 2)
       for (const band of [0, 1] as const) {
-        const one = ownCopy(
-          await input().extractChannel(band).toColourspace('b-w').toBuffer(),
-          dtype,
-        )
+        const data = await input().extractChannel(band).toColourspace('b-w').toBuffer()
+        const one =
+          data.byteOffset % samples.BYTES_PER_ELEMENT === 0
+            ? new ARRAY_OF[dtype](data.buffer as ArrayBuffer, data.byteOffset, width * height)
+            : ownCopy(data, dtype)
         for (let i = 0; i < one.length; i++) samples[2 * i + band] = one[i]
       }
     } else {
-      throw new Error(`decoded ${decoded.info.channels} channels instead of ${channels}`)
+      const decoded = await input()
+        .toColourspace(header.space as keyof sharp.ColourspaceEnum)
+        .toBuffer({ resolveWithObject: true })
+      if (decoded.info.channels !== channels) {
+        throw new Error(`decoded ${decoded.info.channels} channels instead of ${channels}`)
+      }
+      samples = ownCopy(decoded.data, dtype)
     }
   } catch (error) {
     throw new HttpError(

@@ -3,8 +3,9 @@
 // statistics or PNG encoding runs on the server's event loop. Never touches the database or blobs.
 import { parentPort } from 'node:worker_threads'
 import { channelStats } from '../../../shared/ml/normalization.ts'
+import { sha256Hex } from '../blobs/BlobStore.ts'
 import { HttpError } from '../http/HttpError.ts'
-import type { DecodedResult, DecodeReply, DecodeRequest } from './DecodeWorkers.ts'
+import type { DecodedResult, DecodeReply, DecodeRequest, KeyedBytes } from './DecodeWorkers.ts'
 import { decodePage } from './decodePage.ts'
 import {
   type DisplayImage,
@@ -17,6 +18,8 @@ import {
 
 let file: Extract<DecodeRequest, { method: 'open' }> | null = null
 let current: { display: DisplayImage; grid: TileGrid } | null = null
+
+const keyed = (bytes: Uint8Array): KeyedBytes => ({ bytes, sha256: sha256Hex(bytes) })
 
 function currentPage() {
   if (!current) throw new Error('no page decoded')
@@ -42,17 +45,17 @@ async function answer(
       const stats = channelStats(samples, channels)
       const grid = tileGrid(width, height, request.tileSize)
       current = { display: displayImage(samples, width, height, channels, stats), grid }
-      const raw = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)
+      const raw = keyed(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength))
       const result: DecodedResult = { channels, dtype, stats, grid, raw }
       // Transferred, not copied: the samples leave this thread.
       return { result, transfer: [samples.buffer as ArrayBuffer] }
     }
     case 'tile': {
       const { display, grid } = currentPage()
-      return { result: await displayTile(display, grid, request.index), transfer: [] }
+      return { result: keyed(await displayTile(display, grid, request.index)), transfer: [] }
     }
     case 'thumbnail':
-      return { result: await thumbnail(currentPage().display), transfer: [] }
+      return { result: keyed(await thumbnail(currentPage().display)), transfer: [] }
     case 'close':
       file = null
       current = null

@@ -6,7 +6,7 @@ import type { UploadResult } from '../../../shared/schemas/images.ts'
 import type { AppContext } from '../app.ts'
 import { sha256Hex } from '../blobs/BlobStore.ts'
 import { HttpError } from '../http/HttpError.ts'
-import { decodeWorkersOf } from './DecodeWorkers.ts'
+import { type DecodedResult, decodeWorkersOf, type KeyedBytes } from './DecodeWorkers.ts'
 import { checkImageFile, type ImageFormat } from './detectFormat.ts'
 import {
   blobKeysOf,
@@ -103,23 +103,25 @@ export async function ingestImages(
   // the ones this upload created go again if any later step fails.
   const created: string[] = []
   const held = holdBlobs(context)
-  const put = async (bytes: Uint8Array) => {
-    const key = sha256Hex(bytes)
-    held.hold(key)
-    if (!(await blobs.has(key))) created.push(key)
+  const put = async ({ bytes, sha256 }: KeyedBytes) => {
+    held.hold(sha256)
+    if (!(await blobs.has(sha256))) created.push(sha256)
     return blobs.put(bytes)
   }
+  // Keeps only the samples' key, so that they may go before the page's tiles are made.
+  const putSamples = async ({ raw, ...page }: DecodedResult) => ({ ...page, raw: await put(raw) })
   try {
     const pages: NewPage[] = []
     if (fresh.length > 0) {
       await decodeWorkersOf(context).run(async (decoder) => {
         for (const [index, file] of fresh.entries()) {
-          await put(file.bytes)
+          await put({ bytes: file.bytes, sha256: file.sha256 })
           await decoder.open({ name: file.name, format: file.format, bytes: file.bytes })
           for (const header of plans[index]) {
-            const decoded = await decoder.decode(header, config.displayTileSize)
+            const { raw, ...decoded } = await putSamples(
+              await decoder.decode(header, config.displayTileSize),
+            )
             const { grid } = decoded
-            const raw = await put(decoded.raw)
             const keys: string[] = []
             for (let tile = 0; tile < grid.columns * grid.rows; tile++) {
               keys.push(await put(await decoder.tile(tile)))

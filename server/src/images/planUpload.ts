@@ -63,8 +63,11 @@ export async function planUpload(
   let bytesSoFar = 0
   const plans: PageHeader[][] = []
   for (const file of files) {
+    // A chain cut short before its first page is libvips's to report, when it reads page 0.
     const pageCount =
-      file.format === 'tiff' ? countTiffPages(file.bytes, maxUploadPages - pagesSoFar) : 1
+      file.format === 'tiff'
+        ? Math.max(1, countTiffPages(file.bytes, maxUploadPages - pagesSoFar))
+        : 1
     if (pagesSoFar + pageCount > maxUploadPages) {
       const what = pagesSoFar > 0 ? ` with the ${count(pagesSoFar)} before it` : ''
       throw new HttpError(
