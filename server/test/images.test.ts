@@ -277,7 +277,7 @@ describe('bad uploads', () => {
       'a file over the byte limit',
       async () => ({ name: 'big.png', bytes: new Uint8Array(3_500_000).fill(7) }),
       413,
-      /big\.png is larger than/,
+      /big\.png (is larger than|takes this upload beyond)/,
     ],
   ]
 
@@ -295,6 +295,17 @@ describe('bad uploads', () => {
       expect(await storedState(server, projectId)).toEqual(before)
     })
   }
+
+  it('refuses files that are each under the byte limit but over it together, storing nothing', async () => {
+    const before = await storedState(server, projectId)
+    const response = await upload(server.admin, projectId, [
+      { name: 'first.png', bytes: new Uint8Array(2_000_000).fill(1) },
+      { name: 'second.png', bytes: new Uint8Array(2_000_000).fill(2) },
+    ])
+    expect(response.status).toBe(413)
+    expect(response.body.error).toMatch(/second\.png takes this upload beyond .* all its files/)
+    expect(await storedState(server, projectId)).toEqual(before)
+  })
 
   it('refuses an upload that is not multipart, and one without files', async () => {
     const notMultipart = await server.admin.request('POST', `/api/projects/${projectId}/images`, {

@@ -230,7 +230,7 @@ describe('document guard', () => {
     ])
     Y.applyUpdate(server, update, ann.connection)
     expect(listAnnotations(server, image).parsed).toEqual([])
-    const items = (type: Y.AbstractType<unknown>) => {
+    const items = (type: { _start: Y.Item | null }) => {
       let n = 0
       for (let item = type._start; item !== null; item = item.right) if (!item.deleted) n++
       return n

@@ -5,8 +5,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 export interface BlobStore {
-  /** Stores bytes under their sha256 and returns it; storing the same bytes twice is a no-op. */
-  put(bytes: Uint8Array): Promise<string>
+  /**
+   * Stores bytes under their sha256 and returns it; storing the same bytes twice is a no-op.
+   * A caller that hashed the bytes already (off the event loop) passes the digest along.
+   */
+  put(bytes: Uint8Array, sha256?: string): Promise<string>
   get(key: string): Promise<Buffer>
   has(key: string): Promise<boolean>
   delete(key: string): Promise<void>
@@ -30,8 +33,8 @@ export class FileBlobStore implements BlobStore {
     return path.join(this.root, key.slice(0, 2), key.slice(2, 4), key)
   }
 
-  async put(bytes: Uint8Array): Promise<string> {
-    const key = sha256Hex(bytes)
+  async put(bytes: Uint8Array, sha256?: string): Promise<string> {
+    const key = sha256 ?? sha256Hex(bytes)
     const target = this.pathOf(key)
     if (fs.existsSync(target)) return key
     await fs.promises.mkdir(path.dirname(target), { recursive: true })

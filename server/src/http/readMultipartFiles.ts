@@ -1,6 +1,7 @@
-// Reads the files of a multipart/form-data request into memory with per-file byte limits,
-// refusing oversize files with 413 as soon as the limit is crossed.
+// Reads the files of a multipart/form-data request into memory with byte limits per file and
+// per request, refusing with 413 as soon as either is crossed (nothing more is buffered).
 
+import { createHash } from 'node:crypto'
 import busboy from 'busboy'
 import type { Request } from 'express'
 import { HttpError } from './HttpError.ts'
@@ -9,11 +10,13 @@ export interface MultipartFile {
   field: string
   name: string
   bytes: Uint8Array
+  /** Hashed chunk by chunk as the file arrived, so a large file never blocks the event loop. */
+  sha256: string
 }
 
 export function readMultipartFiles(
   req: Request,
-  limits: { maxFileBytes: number; maxFiles: number },
+  limits: { maxFileBytes: number; maxFiles: number; maxTotalBytes: number },
 ): Promise<MultipartFile[]> {
   const type = req.headers['content-type'] ?? ''
   if (!type.startsWith('multipart/form-data')) {
@@ -31,6 +34,7 @@ export function readMultipartFiles(
       return
     }
     const files: MultipartFile[] = []
+    let total = 0
     let failed = false
     const fail = (error: HttpError) => {
       if (failed) return
@@ -41,7 +45,23 @@ export function readMultipartFiles(
     }
     parser.on('file', (field, stream, info) => {
       const chunks: Buffer[] = []
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      const hash = createHash('sha256')
+      stream.on('data', (chunk: Buffer) => {
+        if (failed) return
+        total += chunk.length
+        if (total > limits.maxTotalBytes) {
+          fail(
+            new HttpError(
+              413,
+              `${info.filename} takes this upload beyond this server's limit of ${limits.maxTotalBytes.toLocaleString('en')} bytes for all its files together; upload them in parts`,
+            ),
+          )
+          stream.resume()
+          return
+        }
+        chunks.push(chunk)
+        hash.update(chunk)
+      })
       stream.on('limit', () =>
         fail(
           new HttpError(
@@ -51,8 +71,10 @@ export function readMultipartFiles(
         ),
       )
       stream.on('close', () => {
-        if (!failed)
-          files.push({ field, name: info.filename || 'unnamed', bytes: Buffer.concat(chunks) })
+        if (!failed) {
+          const name = info.filename || 'unnamed'
+          files.push({ field, name, bytes: Buffer.concat(chunks), sha256: hash.digest('hex') })
+        }
       })
     })
     parser.on('filesLimit', () =>

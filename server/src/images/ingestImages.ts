@@ -20,6 +20,8 @@ import { planUpload } from './planUpload.ts'
 export interface UploadedFile {
   name: string
   bytes: Uint8Array
+  /** The bytes' sha256 when the caller has it (hashed as they arrived); computed otherwise. */
+  sha256?: string
 }
 
 interface NewFile extends UploadedFile {
@@ -86,7 +88,7 @@ export async function ingestImages(
   const seen = new Set<string>()
   for (const file of input.files) {
     const format = checkImageFile(file.name, file.bytes)
-    const sha256 = sha256Hex(file.bytes)
+    const sha256 = file.sha256 ?? sha256Hex(file.bytes)
     const rows = existing.all(input.projectId, sha256) as ImageRow[]
     if (rows.length > 0 || seen.has(sha256)) {
       duplicates.push(file.name)
@@ -106,7 +108,8 @@ export async function ingestImages(
   const put = async ({ bytes, sha256 }: KeyedBytes) => {
     held.hold(sha256)
     if (!(await blobs.has(sha256))) created.push(sha256)
-    return blobs.put(bytes)
+    // Hashed in the decode worker: a large page is not hashed again on the event loop.
+    return blobs.put(bytes, sha256)
   }
   // Keeps only the samples' key, so that they may go before the page's tiles are made.
   const putSamples = async ({ raw, ...page }: DecodedResult) => ({ ...page, raw: await put(raw) })

@@ -45,6 +45,7 @@ export function registerImageRoutes(api: ApiRouter, context: AppContext): void {
     handler: async ({ params, principal, req, res }) => {
       const files = await readMultipartFiles(req, {
         maxFileBytes: config.maxUploadBytes,
+        maxTotalBytes: config.maxUploadBytes,
         maxFiles: 1000,
       })
       try {
