@@ -4,7 +4,7 @@
 // demoted editor turns read-only within a second; and the document left by a seeded run of
 // hostile clients opens in the editor.
 import sharp from 'sharp'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
   type CollabClient,

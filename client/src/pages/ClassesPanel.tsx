@@ -1,8 +1,8 @@
 // The label classes of a project: name, colour, shortcut key and order. Owners edit them.
 import { type FormEvent, useState } from 'react'
+import { PALETTE } from '../../../shared/imaging/palette.ts'
 import type { LabelClass } from '../../../shared/schemas/projects.ts'
 import { api } from '../api/apiClient.ts'
-import { PALETTE } from '../../../shared/imaging/palette.ts'
 import { useAction } from '../app/useAction.ts'
 import { useResource } from '../app/useResource.ts'
 
