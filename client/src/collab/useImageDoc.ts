@@ -61,8 +61,13 @@ export function useImageDoc(
   user: { id: number; name: string },
 ): ImageDoc | null {
   const [state, setState] = useState<ImageDoc | null>(null)
+  // Reconnecting after a refusal starts from a new Y.Doc read back from IndexedDB: there an
+  // undone edit arrives already deleted and is garbage-collected, whereas the old doc keeps its
+  // content for redo and would send it again.
+  const [generation, setGeneration] = useState(0)
   useEffect(() => {
     if (storageKey === null) return
+    void generation
     const doc = new Y.Doc()
     // Documents stored under the image id alone (before storage keys) may belong to a deleted
     // image whose id was reused: they are never merged.
@@ -87,10 +92,7 @@ export function useImageDoc(
       synced: false,
       access: null,
       notice: null,
-      reconnect: () => {
-        publish({ status: 'connecting', reason: null })
-        provider.connect()
-      },
+      reconnect: () => setGeneration((g) => g + 1),
     }
     const publish = (changes: Partial<ImageDoc>) => {
       current = { ...current, ...changes }
@@ -150,7 +152,7 @@ export function useImageDoc(
       doc.destroy()
       setState(null)
     }
-  }, [imageId, storageKey, user.id, user.name])
+  }, [imageId, storageKey, user.id, user.name, generation])
   return state
 }
 

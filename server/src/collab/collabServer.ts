@@ -237,7 +237,12 @@ export class CollabServer {
       }
     })
     ws.on('close', () => this.disconnect(room, ws))
-    ws.on('error', () => ws.terminate())
+    // ws closes the socket itself after an error, with the error's code (1009 for a message over
+    // the limit): terminating here would cut the close frame off, and the client, seeing 1006,
+    // would reconnect and send the same message again.
+    ws.on('error', (error) =>
+      this.options.log.info(`collab ${room.name}: ${access.principal.username}: ${error.message}`),
+    )
     // Start the sync: the connection's access, our state vector, the awareness states we know.
     connection.notify({ type: 'access', role: connection.role, readOnly: connection.readOnly })
     this.requestSync(room, connection)
