@@ -70,6 +70,10 @@ describe('collaboration', () => {
       10_000,
       'all 30',
     )
+    // The clients wrote made-up user ids: the server's corrections reach all three too.
+    const same = (x: CollabClient, y: CollabClient) =>
+      JSON.stringify(x.doc.toJSON()) === JSON.stringify(y.doc.toJSON())
+    await eventually(() => same(a, b) && same(b, c), 10_000, 'identical documents')
     expect(a.doc.toJSON()).toEqual(b.doc.toJSON())
     expect(b.doc.toJSON()).toEqual(c.doc.toJSON())
     const live = server.server.tessera.collab.liveDoc(`image:${imageId}`)!
