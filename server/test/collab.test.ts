@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
 import sharp from 'sharp'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -72,7 +73,7 @@ describe('collaboration', () => {
     )
     // The clients wrote made-up user ids: the server's corrections reach all three too.
     const same = (x: CollabClient, y: CollabClient) =>
-      JSON.stringify(x.doc.toJSON()) === JSON.stringify(y.doc.toJSON())
+      isDeepStrictEqual(x.doc.toJSON(), y.doc.toJSON())
     await eventually(() => same(a, b) && same(b, c), 10_000, 'identical documents')
     expect(a.doc.toJSON()).toEqual(b.doc.toJSON())
     expect(b.doc.toJSON()).toEqual(c.doc.toJSON())
