@@ -6,28 +6,26 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import { WebSocket, WebSocketServer } from 'ws'
-import * as authProtocol from 'y-protocols/auth'
+import { type WebSocket, WebSocketServer } from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import { userOrigin } from '../../../shared/doc/index.ts'
 import { CLOSE_REASON, CloseCode } from '../../../shared/schemas/closeCodes.ts'
-import type { CollabNotice } from '../../../shared/schemas/collabNotice.ts'
-import { hasRole, type ProjectRole } from '../http/ApiRouter.ts'
+import type { ProjectRole } from '../http/ApiRouter.ts'
 import type { Logger } from '../logger.ts'
+import { type CollabExtension, CollabRefusal, type CollabRoom, type RoomAccess } from './hooks.ts'
 import {
-  type CollabConnection,
-  type CollabExtension,
-  CollabRefusal,
-  type CollabRoom,
-  type RoomAccess,
-} from './hooks.ts'
+  awarenessMessage,
+  Connection,
+  isEmptyUpdate,
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  message,
+  Room,
+  send,
+} from './Room.ts'
 
-const MESSAGE_SYNC = 0
-const MESSAGE_AWARENESS = 1
-const MESSAGE_AUTH = 2
-const MESSAGE_QUERY_AWARENESS = 3
 const PATH_PREFIX = '/collab/'
 /** A read-only connection that keeps sending edits is told so at most this often. */
 const READ_ONLY_NOTICE_MS = 1_000
@@ -41,117 +39,6 @@ export interface CollabOptions {
   /** Check every open connection's credentials and role this often (changes this process
    * makes are applied at once through refreshAccess). */
   accessSweepMs?: number
-}
-
-function message(write: (encoder: encoding.Encoder) => void): Uint8Array {
-  const encoder = encoding.createEncoder()
-  write(encoder)
-  return encoding.toUint8Array(encoder)
-}
-
-/** An awareness message with the given clients' states (all known clients by default). */
-function awarenessMessage(
-  awareness: awarenessProtocol.Awareness,
-  clients = [...awareness.getStates().keys()],
-) {
-  return message((e) => {
-    encoding.writeVarUint(e, MESSAGE_AWARENESS)
-    encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(awareness, clients))
-  })
-}
-
-/** An update without structs or deletions (two zero counts in Yjs' update format v1). */
-const isEmptyUpdate = (update: Uint8Array) =>
-  update.length === 2 && update[0] === 0 && update[1] === 0
-
-function send(ws: WebSocket, data: Uint8Array) {
-  if (ws.readyState !== WebSocket.OPEN) return
-  ws.send(data, (error) => {
-    if (error) ws.terminate()
-  })
-}
-
-class Connection implements CollabConnection {
-  role: ProjectRole
-  readonly origin
-  /** Awareness client ids this connection set. */
-  readonly awarenessIds = new Set<number>()
-  alive = true
-  lastReadOnlyNotice = 0
-  /** Set once an update of this connection was dropped (it was read-only then). */
-  droppedUpdates = false
-
-  constructor(
-    readonly socket: WebSocket,
-    readonly access: RoomAccess,
-  ) {
-    this.role = access.role
-    // One origin object per connection: transactions are traced back to it by identity.
-    this.origin = userOrigin(access.principal.userId)
-  }
-
-  get readOnly() {
-    return !hasRole(this.role, 'annotator')
-  }
-
-  notify(notice: CollabNotice) {
-    send(
-      this.socket,
-      message((e) => {
-        encoding.writeVarUint(e, MESSAGE_AUTH)
-        authProtocol.writePermissionDenied(e, JSON.stringify(notice))
-      }),
-    )
-  }
-
-  close(code: number, reason: string) {
-    this.socket.close(code, reason)
-  }
-}
-
-class Room implements CollabRoom {
-  readonly doc = new Y.Doc({ gc: true })
-  readonly awareness: awarenessProtocol.Awareness
-  readonly connections = new Map<WebSocket, Connection>()
-  private readonly byOrigin = new Map<unknown, Connection>()
-  unloadTimer: NodeJS.Timeout | null = null
-  /** Updates of the transactions in progress, stored and relayed together when they end. */
-  outbox: Uint8Array[] = []
-  /** Set when the image was deleted: nothing of the room is stored any more. */
-  discarded = false
-
-  constructor(
-    readonly name: string,
-    readonly imageId: number,
-    readonly projectId: number,
-    readonly image: { width: number; height: number },
-  ) {
-    this.awareness = new awarenessProtocol.Awareness(this.doc)
-    this.awareness.setLocalState(null) // the server has no presence of its own
-  }
-
-  add(connection: Connection) {
-    this.connections.set(connection.socket, connection)
-    this.byOrigin.set(connection.origin, connection)
-  }
-
-  remove(socket: WebSocket): Connection | undefined {
-    const connection = this.connections.get(socket)
-    this.connections.delete(socket)
-    if (connection) this.byOrigin.delete(connection.origin)
-    return connection
-  }
-
-  connectionOf(origin: unknown): Connection | null {
-    return this.byOrigin.get(origin) ?? null
-  }
-
-  awarenessOwner(clientId: number): Connection | undefined {
-    for (const connection of this.connections.values()) {
-      if (connection.awarenessIds.has(clientId)) return connection
-    }
-    return undefined
-  }
 }
 
 export class CollabServer {
