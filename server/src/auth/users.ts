@@ -80,7 +80,7 @@ export function updateUser(
         hashPassword(changes.password),
         userId,
       )
-      // A new password ends every session and token of that user.
+      // A new password ends every session of that user (API tokens stay until revoked).
       db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId)
     }
     if (changes.displayName !== undefined) {
