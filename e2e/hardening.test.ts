@@ -17,6 +17,7 @@ import { startTestServer, type TestServer } from '../server/test/harness.ts'
 import { FUZZ_IMAGE, runHostileFuzz } from '../server/test/hostileFuzz.ts'
 import { annotationsOf, listAnnotations } from '../shared/doc/index.ts'
 import { fuzzSeeds } from '../shared/testing/fuzzSeeds.ts'
+import { writeRawAnnotation } from '../shared/testing/writeRawAnnotation.ts'
 import type { BrowserSession } from './fixtures/browser.ts'
 import { openEditorAs } from './fixtures/EditorPage.ts'
 
@@ -76,20 +77,12 @@ describe('hardening in the browser', () => {
         { kind: 'mask', geometry: { x: 0, y: 0, width: 9e7, height: 9e7, counts: [8.1e15] } },
       ]
       for (const [k, fields] of entries.entries()) {
-        const entry = new Y.Map<unknown>()
-        for (const [key, value] of Object.entries({
+        writeRawAnnotation(mallory.doc, `entry${k}`, {
           classId: null,
           author: 1,
           updatedBy: 1,
-          createdAt: 1,
-          updatedAt: 1,
-          origin: { type: 'human' },
-          review: 'accepted',
-          attributes: {},
           ...fields,
-        }))
-          entry.set(key, value)
-        annotationsOf(mallory.doc).set(`entry${k}`, entry)
+        })
       }
     })
     await watching.page.waitForFunction(

@@ -14,6 +14,7 @@ import {
   userOrigin,
 } from '../../shared/doc/index.ts'
 import { CloseCode } from '../../shared/schemas/closeCodes.ts'
+import { writeRawAnnotation } from '../../shared/testing/writeRawAnnotation.ts'
 import { computeImageIndex, readImageIndex, SqliteDocumentStore } from '../src/collab/index.ts'
 import {
   type CollabClient,
@@ -127,21 +128,11 @@ describe('collaboration', () => {
     const second = open(imageId, tokens.plain2)
     await Promise.all([synced(first), synced(second)])
     first.doc.transact(() => {
-      const entry = new Y.Map<unknown>()
-      const fields = {
+      writeRawAnnotation(first.doc, 'plain', {
         kind: 'box',
         geometry: { x: 1, y: 2, width: 3, height: 4 },
         classId: null,
-        author: null,
-        updatedBy: null,
-        createdAt: 1,
-        updatedAt: 1,
-        origin: { type: 'human' },
-        review: 'accepted',
-        attributes: {},
-      }
-      for (const [key, value] of Object.entries(fields)) entry.set(key, value)
-      first.doc.getMap('annotations').set('plain', entry)
+      })
       // Roots the app does not know are cleared by the server.
       first.doc.getMap('scratch').set('hello', 'world')
     })

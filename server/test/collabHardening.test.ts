@@ -4,7 +4,6 @@
 // WebsocketProvider over a real socket to a real server.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import * as Y from 'yjs'
 import {
   acceptSuggestion,
   annotationsOf,
@@ -16,6 +15,7 @@ import {
   userOrigin,
 } from '../../shared/doc/index.ts'
 import { CloseCode } from '../../shared/schemas/closeCodes.ts'
+import { writeRawAnnotation } from '../../shared/testing/writeRawAnnotation.ts'
 import { readImageIndex, SqliteDocumentStore } from '../src/collab/index.ts'
 import { type CollabClient, collabProject, connect, eventually, synced } from './collabClients.ts'
 import { startTestServer, type TestServer } from './harness.ts'
@@ -40,26 +40,6 @@ afterEach(() => {
 })
 afterAll(() => server.close())
 
-/** An entry written with plain Y.Map calls, as any stock client can. */
-function writeRaw(doc: Y.Doc, id: string, fields: Record<string, unknown>) {
-  doc.transact(() => {
-    const entry = new Y.Map<unknown>()
-    for (const [key, value] of Object.entries({
-      classId: 1,
-      author: null,
-      updatedBy: null,
-      createdAt: 1,
-      updatedAt: 1,
-      origin: { type: 'human' },
-      review: 'accepted',
-      attributes: {},
-      ...fields,
-    }))
-      entry.set(key, value)
-    annotationsOf(doc).set(id, entry)
-  })
-}
-
 describe('geometry the app can always draw', () => {
   it('repairs an absurd box, a far polygon and a huge mask before any other editor sees them', async () => {
     const { imageId, tokens } = await collabProject(server.admin, {
@@ -79,15 +59,15 @@ describe('geometry the app can always draw', () => {
       { kind: 'polygon', geometry: square(1), classId: 1 },
       userOrigin(1),
     )
-    writeRaw(attacker.doc, 'box', {
+    writeRawAnnotation(attacker.doc, 'box', {
       kind: 'box',
       geometry: { x: 0, y: 0, width: 1e6, height: 1e6 },
     })
-    writeRaw(attacker.doc, 'far', {
+    writeRawAnnotation(attacker.doc, 'far', {
       kind: 'polygon',
       geometry: { rings: [[1e300, 0, -1e300, 5, 0, 1e300]] },
     })
-    writeRaw(attacker.doc, 'mask', {
+    writeRawAnnotation(attacker.doc, 'mask', {
       kind: 'mask',
       geometry: { x: 0, y: 0, width: 9e7, height: 9e7, counts: [9e7 * 9e7] },
     })
@@ -134,7 +114,7 @@ describe('review and authorship on the server', () => {
       },
       modelOrigin('v0'),
     )
-    writeRaw(annotator.doc, 'spoofed', {
+    writeRawAnnotation(annotator.doc, 'spoofed', {
       kind: 'box',
       geometry: { x: 1, y: 1, width: 2, height: 2 },
       author: userIds.reviewer1,

@@ -18,6 +18,7 @@ import {
   userOrigin,
 } from '../../shared/doc/index.ts'
 import { createRandom } from '../../shared/random/createRandom.ts'
+import { writeRawAnnotation } from '../../shared/testing/writeRawAnnotation.ts'
 import { type CollabClient, collabProject, connect, eventually, synced } from './collabClients.ts'
 import type { ApiClient } from './harness.ts'
 
@@ -40,27 +41,6 @@ export interface HostileFuzzResult {
   log: string[]
   /** Close codes the server sent, by user (expected: none but the toggles' 1000). */
   closes: Record<string, number[]>
-}
-
-function rawEntry(doc: Y.Doc, id: string, fields: Record<string, unknown>) {
-  doc.transact(() => {
-    const entry = new Y.Map<unknown>()
-    for (const [key, value] of Object.entries({
-      kind: 'polygon',
-      geometry: { rings: [[1, 1, 5, 1, 5, 5]] },
-      classId: 1,
-      author: null,
-      updatedBy: null,
-      createdAt: 1,
-      updatedAt: 1,
-      origin: { type: 'human' },
-      review: 'accepted',
-      attributes: {},
-      ...fields,
-    }))
-      entry.set(key, value)
-    annotationsOf(doc).set(id, entry)
-  })
 }
 
 export async function runHostileFuzz(options: {
@@ -164,10 +144,10 @@ export async function runHostileFuzz(options: {
       const others = users.filter((u) => u !== user).map((u) => userIds[u])
       switch (attack) {
         case 0:
-          rawEntry(doc, `bad${step}`, pick(absurd)())
+          writeRawAnnotation(doc, `bad${step}`, pick(absurd)())
           break
         case 1:
-          rawEntry(doc, `spoof${step}`, { author: pick(others), updatedBy: pick(others) })
+          writeRawAnnotation(doc, `spoof${step}`, { author: pick(others), updatedBy: pick(others) })
           break
         case 2:
           if (entry instanceof Y.Map) entry.set('review', pick(['accepted', 'rejected', 'maybe']))
@@ -190,7 +170,7 @@ export async function runHostileFuzz(options: {
           metaOf(doc).set('schemaVersion', 99)
           break
         default:
-          rawEntry(doc, `model${step}`, {
+          writeRawAnnotation(doc, `model${step}`, {
             origin: { type: 'model', modelVersion: 'v0', score: 0.5 },
             review: 'accepted',
             author: pick(others),

@@ -2,6 +2,7 @@
 // it: what a connection may not change is repaired right after, whoever reads the result.
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { writeRawAnnotation } from '../testing/writeRawAnnotation.ts'
 import {
   acceptSuggestion,
   annotationsOf,
@@ -50,26 +51,12 @@ function setup() {
   return { server, client, repairs, stop }
 }
 
-/** Writes an entry with raw Y.Map calls, as a stock client could. */
-function rawEntry(doc: Y.Doc, id: string, fields: Record<string, unknown>) {
-  doc.transact(() => {
-    const entry = new Y.Map<unknown>()
-    for (const [key, value] of Object.entries(fields)) entry.set(key, value)
-    annotationsOf(doc).set(id, entry)
-  })
-}
-
+/** An entry's fields as client 7 would write them, for writeRawAnnotation. */
 const record = (kind: string, geometry: unknown, extra: Record<string, unknown> = {}) => ({
   kind,
   geometry,
-  classId: 1,
   author: 7,
   updatedBy: 7,
-  createdAt: 1,
-  updatedAt: 1,
-  origin: { type: 'human' },
-  review: 'accepted',
-  attributes: {},
   ...extra,
 })
 
@@ -78,9 +65,13 @@ describe('document guard', () => {
     const { server, client, repairs } = setup()
     const ann = client(7)
     createAnnotation(ann.doc, { kind: 'polygon', geometry: square(5), classId: 1 }, ann.origin)
-    rawEntry(ann.doc, 'box', record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }))
-    rawEntry(ann.doc, 'far', record('polygon', { rings: [[1e300, 0, -1e300, 5, 0, 1e300]] }))
-    rawEntry(
+    writeRawAnnotation(ann.doc, 'box', record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }))
+    writeRawAnnotation(
+      ann.doc,
+      'far',
+      record('polygon', { rings: [[1e300, 0, -1e300, 5, 0, 1e300]] }),
+    )
+    writeRawAnnotation(
       ann.doc,
       'mask',
       record('mask', { x: 0, y: 0, width: 9e7, height: 9e7, counts: [9e7 * 9e7] }),
@@ -155,7 +146,11 @@ describe('document guard', () => {
   it('makes the connection the author of what it creates, and keeps who made an entry', () => {
     const { server, client } = setup()
     const mallory = client(7)
-    rawEntry(mallory.doc, 'spoof', record('polygon', square(5), { author: 1, updatedBy: 1 }))
+    writeRawAnnotation(
+      mallory.doc,
+      'spoof',
+      record('polygon', square(5), { author: 1, updatedBy: 1 }),
+    )
     mallory.send()
     expect(listAnnotations(server).parsed[0]).toMatchObject({ author: 7, updatedBy: 7 })
     annotationsOf(mallory.doc).get('spoof')!.set('author', 1)
@@ -222,7 +217,7 @@ describe('document guard', () => {
     })
     const entries = new Y.Doc()
     Y.applyUpdate(entries, Y.encodeStateAsUpdate(server))
-    rawEntry(entries, 'box', record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }))
+    writeRawAnnotation(entries, 'box', record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }))
     // One update carrying both: list items under the map roots, and an absurd entry.
     const update = Y.mergeUpdates([
       Y.encodeStateAsUpdate(other, Y.encodeStateVector(server)),
@@ -242,14 +237,7 @@ describe('document guard', () => {
 
   it('leaves trusted writes alone and lets anyone re-class an entry stored before the rules', () => {
     const { server, client, repairs } = setup()
-    server.transact(() => {
-      const entry = new Y.Map<unknown>()
-      for (const [key, value] of Object.entries(
-        record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }),
-      ))
-        entry.set(key, value)
-      annotationsOf(server).set('legacy', entry)
-    })
+    writeRawAnnotation(server, 'legacy', record('box', { x: 0, y: 0, width: 1e6, height: 1e6 }))
     expect(repairs).toEqual([])
     const ann = client(7)
     updateClass(ann.doc, 'legacy', 2, ann.origin)

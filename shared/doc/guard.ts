@@ -108,7 +108,7 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     const rights = options.rightsOf(transaction.origin)
     const repairs: ((transaction: Y.Transaction) => void)[] = []
     const reasons: string[] = []
-    const repair = (reason: string, fix: (transaction: Y.Transaction) => void) => {
+    const repair: Repair = (reason, fix) => {
       reasons.push(reason)
       repairs.push(fix)
     }
@@ -198,7 +198,7 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     id: string,
     previous: Identity | undefined,
     rights: EditRights,
-    repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
+    repair: Repair,
   ) {
     const entry = annotations.get(id)
     const read = readAnnotation(id, entry, options.image)
@@ -245,102 +245,81 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     entry: Y.Map<unknown>,
     keys: YKeyChanges,
     rights: EditRights,
-    repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
+    repair: Repair,
   ) {
-    // Changes of content are judged one by one; the stamps (who and when) follow from them.
-    let accepted = false
-    const stamps: [string, KeyChange][] = []
-    for (const [key, change] of keys) {
-      if (!FIELDS.has(key)) {
-        if (change.action !== 'delete')
-          repair(`${id}: unknown field ${key}`, () => entry.delete(key))
-        continue
+    checkRecordChanges(`${id}: `, entry, keys, FIELDS, rights, repair, (key, value, change) => {
+      if (change.action === 'delete' || !isPlain(value)) return 'must be a plain value'
+      if (IMMUTABLE.has(key)) return 'cannot change after creation'
+      if (key === FIELD.review) {
+        if (!rights.canReview) return 'only reviewers decide on review'
+        return ReviewDecision.safeParse(value).success ? null : 'not a review decision'
       }
-      if (key === FIELD.updatedBy || key === FIELD.updatedAt) {
-        stamps.push([key, change])
-        continue
-      }
-      const value = entry.get(key)
-      let problem: string | null = null
-      if (change.action === 'delete' || !isPlain(value)) problem = 'must be a plain value'
-      else if (IMMUTABLE.has(key)) problem = 'cannot change after creation'
-      else if (key === FIELD.review) {
-        if (!rights.canReview) problem = 'only reviewers decide on review'
-        else if (!ReviewDecision.safeParse(value).success) problem = 'not a review decision'
-      } else problem = fieldValueProblem(key, value, entry.get(FIELD.kind), options.image)
-      if (problem) repair(`${id}: ${key}: ${problem}`, () => restore(entry, key, change))
-      else accepted = true
-    }
-    stampChanges(
-      `${id}: `,
-      entry,
-      FIELD.updatedBy,
-      FIELD.updatedAt,
-      accepted,
-      stamps,
+      return fieldValueProblem(key, value, entry.get(FIELD.kind), options.image)
+    })
+  }
+
+  /** The image's review state changed by a connection. */
+  function checkReviewChanges(keys: YKeyChanges, rights: EditRights, repair: Repair) {
+    checkRecordChanges(
+      'review.',
+      review,
+      keys,
+      REVIEW_KEYS,
       rights,
       repair,
+      (key, value, change) => {
+        const field = ReviewState.shape[key as 'status' | 'note'].safeParse(value)
+        if (change.action === 'delete' || !field.success) return 'not a valid value'
+        if (rights.canReview) return null
+        if (key === 'note') return "only reviewers write the review's note"
+        if (value === 'reviewed') return 'only reviewers mark an image reviewed'
+        if (change.oldValue === 'reviewed') return 'only reviewers reopen a reviewed image'
+        return null
+      },
     )
   }
 
-  function checkReviewChanges(
+  /**
+   * Changes of a record (an annotation's fields, the review state): unknown keys go, each
+   * change of content is judged by `problemOf` and put back if it has one, and the stamps (who
+   * and when) follow: the connection, now, when any change stands; when none does (all
+   * refused, or only the stamps were written), the stamps go back too.
+   */
+  function checkRecordChanges(
+    prefix: string,
+    map: Y.Map<unknown>,
     keys: YKeyChanges,
+    known: ReadonlySet<string>,
     rights: EditRights,
-    repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
+    repair: Repair,
+    problemOf: (key: string, value: unknown, change: KeyChange) => string | null,
   ) {
     let accepted = false
     const stamps: [string, KeyChange][] = []
     for (const [key, change] of keys) {
-      if (!REVIEW_KEYS.has(key)) {
+      if (!known.has(key)) {
         if (change.action !== 'delete')
-          repair(`review.${key}: unknown field`, () => review.delete(key))
-        continue
-      }
-      if (key === 'updatedBy' || key === 'updatedAt') {
+          repair(`${prefix}unknown field ${key}`, () => map.delete(key))
+      } else if (key === FIELD.updatedBy || key === FIELD.updatedAt) {
         stamps.push([key, change])
-        continue
+      } else {
+        const problem = problemOf(key, map.get(key), change)
+        if (problem) repair(`${prefix}${key}: ${problem}`, () => restore(map, key, change))
+        else accepted = true
       }
-      const value = review.get(key)
-      let problem: string | null = null
-      const field = ReviewState.shape[key as 'status' | 'note'].safeParse(value)
-      if (change.action === 'delete' || !field.success) problem = 'not a valid value'
-      else if (key === 'status' && !rights.canReview) {
-        if (value === 'reviewed') problem = 'only reviewers mark an image reviewed'
-        else if (change.oldValue === 'reviewed') problem = 'only reviewers reopen a reviewed image'
-      } else if (key === 'note' && !rights.canReview)
-        problem = "only reviewers write the review's note"
-      if (problem) repair(`review.${key}: ${problem}`, () => restore(review, key, change))
-      else accepted = true
     }
-    stampChanges('review.', review, 'updatedBy', 'updatedAt', accepted, stamps, rights, repair)
-  }
-
-  /**
-   * Who changed a record and when: the connection, now, when any of its changes stands; when
-   * none does (all refused, or only the stamps were written), the stamps go back too.
-   */
-  function stampChanges(
-    prefix: string,
-    map: Y.Map<unknown>,
-    byKey: string,
-    atKey: string,
-    accepted: boolean,
-    stamps: [string, KeyChange][],
-    rights: EditRights,
-    repair: (reason: string, fix: (t: Y.Transaction) => void) => void,
-  ) {
     if (!accepted) {
       for (const [key, change] of stamps) {
         repair(`${prefix}${key}: nothing it stamps was changed`, () => restore(map, key, change))
       }
       return
     }
-    if (map.get(byKey) !== rights.userId) {
-      repair(`${prefix}${byKey} must be you`, () => map.set(byKey, rights.userId))
+    if (map.get(FIELD.updatedBy) !== rights.userId) {
+      repair(`${prefix}updatedBy must be you`, () => map.set(FIELD.updatedBy, rights.userId))
     }
-    const at = map.get(atKey)
+    const at = map.get(FIELD.updatedAt)
     if (typeof at !== 'number' || !Number.isFinite(at)) {
-      repair(`${prefix}${atKey} must be a time`, () => map.set(atKey, Date.now()))
+      repair(`${prefix}updatedAt must be a time`, () => map.set(FIELD.updatedAt, Date.now()))
     }
   }
 
@@ -376,6 +355,7 @@ function fieldValueProblem(
   return null
 }
 
+type Repair = (reason: string, fix: (t: Y.Transaction) => void) => void
 type KeyChange = { action: 'add' | 'update' | 'delete'; oldValue: unknown }
 type YKeyChanges = Map<string, KeyChange>
 
