@@ -3,7 +3,6 @@
 // draws its other annotations and lists the three as skipped; the owner deletes them for all;
 // an editor already open keeps drawing when such an entry arrives later. Long class names stay
 // inside the side panel.
-import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { SqliteDocumentStore } from '../server/src/collab/index.ts'
@@ -18,6 +17,7 @@ import {
 import { AppPages } from './fixtures/AppPages.ts'
 import { type BrowserSession, openBrowser } from './fixtures/browser.ts'
 import { EditorPage, openEditorAs } from './fixtures/EditorPage.ts'
+import { seedProject } from './fixtures/seedProject.ts'
 
 const IMAGE: ImageExtent = { width: 400, height: 300 }
 const LONG_CLASS =
@@ -69,30 +69,17 @@ const ordinaryEntries: NewAnnotation[] = [
 
 beforeAll(async () => {
   server = await startTestServer()
-  const admin = server.admin
-  projectId = (await admin.request('POST', '/api/projects', { name: 'Bad entries' })).body.id
-  for (const [name, color] of [
-    ['nucleus', '#e6194b'],
-    [LONG_CLASS, '#3cb44b'],
-  ])
-    await admin.request('POST', `/api/projects/${projectId}/classes`, { name, color })
-  const png = await sharp({
-    create: { width: IMAGE.width, height: IMAGE.height, channels: 3, background: '#303030' },
+  const seeded = await seedProject(server.admin, {
+    name: 'Bad entries',
+    ...IMAGE,
+    classes: [
+      { name: 'nucleus', color: '#e6194b' },
+      { name: LONG_CLASS, color: '#3cb44b' },
+    ],
+    roles: { olga: 'owner', alice: 'annotator' },
   })
-    .toColourspace('b-w')
-    .png()
-    .toBuffer()
-  const form = new FormData()
-  form.append('files', new Blob([png as Uint8Array<ArrayBuffer>]), 'cells.png')
-  imageId = (await admin.request('POST', `/api/projects/${projectId}/images`, form)).body.images[0]
-    .id
-  for (const [username, role] of [
-    ['olga', 'owner'],
-    ['alice', 'annotator'],
-  ]) {
-    await admin.request('POST', '/api/users', { username, password: `${username}-password` })
-    await admin.request('POST', `/api/projects/${projectId}/members`, { username, role })
-  }
+  projectId = seeded.projectId
+  imageId = seeded.imageId
   // Stored before anyone opens the image, as a document written before the server's guard.
   const doc = new Y.Doc()
   const writer = userOrigin(1)

@@ -1,10 +1,10 @@
 // Two people and a viewer on one image in Chromium: live sync within a second, undo that never
 // reverts a collaborator, a read-only viewer, and an offline edit that merges on reconnect.
-import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../server/test/harness.ts'
 import type { BrowserSession } from './fixtures/browser.ts'
 import { openEditorAs } from './fixtures/EditorPage.ts'
+import { seedProject } from './fixtures/seedProject.ts'
 
 let server: TestServer
 let projectId: number
@@ -16,31 +16,15 @@ const editorFor = (username: string) =>
 
 beforeAll(async () => {
   server = await startTestServer()
-  const admin = server.admin
-  projectId = (await admin.request('POST', '/api/projects', { name: 'Live' })).body.id
-  await admin.request('POST', `/api/projects/${projectId}/classes`, {
-    name: 'nucleus',
-    color: '#e6194b',
-    shortcut: '1',
+  const seeded = await seedProject(server.admin, {
+    name: 'Live',
+    width: 400,
+    height: 300,
+    classes: [{ name: 'nucleus', color: '#e6194b', shortcut: '1' }],
+    roles: { alice: 'annotator', bob: 'annotator', vic: 'viewer' },
   })
-  const png = await sharp({
-    create: { width: 400, height: 300, channels: 3, background: '#303030' },
-  })
-    .toColourspace('b-w')
-    .png()
-    .toBuffer()
-  const form = new FormData()
-  form.append('files', new Blob([png as Uint8Array<ArrayBuffer>]), 'cells.png')
-  imageId = (await admin.request('POST', `/api/projects/${projectId}/images`, form)).body.images[0]
-    .id
-  for (const [username, role] of [
-    ['alice', 'annotator'],
-    ['bob', 'annotator'],
-    ['vic', 'viewer'],
-  ]) {
-    await admin.request('POST', '/api/users', { username, password: `${username}-password` })
-    await admin.request('POST', `/api/projects/${projectId}/members`, { username, role })
-  }
+  projectId = seeded.projectId
+  imageId = seeded.imageId
 })
 
 afterAll(async () => {

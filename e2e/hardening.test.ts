@@ -3,7 +3,6 @@
 // large for the server is not re-sent in a loop but kept, explained, and sent after an undo; a
 // demoted editor turns read-only within a second; and the document left by a seeded run of
 // hostile clients opens in the editor.
-import sharp from 'sharp'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
@@ -20,6 +19,7 @@ import { fuzzSeeds } from '../shared/testing/fuzzSeeds.ts'
 import { writeRawAnnotation } from '../shared/testing/writeRawAnnotation.ts'
 import type { BrowserSession } from './fixtures/browser.ts'
 import { openEditorAs } from './fixtures/EditorPage.ts'
+import { seedProject } from './fixtures/seedProject.ts'
 
 const sessions: BrowserSession[] = []
 const clients: CollabClient[] = []
@@ -37,25 +37,12 @@ afterAll(async () => {
 async function setUp(roles: Record<string, string>, overrides = {}) {
   const server = await startTestServer(overrides)
   servers.push(server)
-  const admin = server.admin
-  const projectId = (await admin.request('POST', '/api/projects', { name: 'Hardening' })).body.id
-  const png = await sharp({
-    create: { width: 400, height: 300, channels: 3, background: '#303030' },
+  const { projectId, imageId, userIds } = await seedProject(server.admin, {
+    name: 'Hardening',
+    width: 400,
+    height: 300,
+    roles,
   })
-    .toColourspace('b-w')
-    .png()
-    .toBuffer()
-  const form = new FormData()
-  form.append('files', new Blob([png as Uint8Array<ArrayBuffer>]), 'cells.png')
-  const imageId = (await admin.request('POST', `/api/projects/${projectId}/images`, form)).body
-    .images[0].id as number
-  const userIds: Record<string, number> = {}
-  for (const [username, role] of Object.entries(roles)) {
-    userIds[username] = (
-      await admin.request('POST', '/api/users', { username, password: `${username}-password` })
-    ).body.id
-    await admin.request('POST', `/api/projects/${projectId}/members`, { username, role })
-  }
   const open = (username: string) =>
     openEditorAs(sessions, server.url, username, projectId, imageId)
   return { server, projectId, imageId, userIds, open }

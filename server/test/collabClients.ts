@@ -9,6 +9,8 @@ import { type CollabNotice, parseCollabNotice } from '../../shared/schemas/colla
 import { ApiClient } from './harness.ts'
 
 const MESSAGE_AUTH = 2
+/** The size of the image collabProject makes. */
+export const COLLAB_IMAGE = { width: 64, height: 64 } as const
 
 export interface CollabClient {
   doc: Y.Doc
@@ -104,7 +106,7 @@ export async function tokenFor(
 export async function collabProject(admin: ApiClient, roles: Record<string, string>) {
   const project = (await admin.request('POST', '/api/projects', { name: `Collab ${Date.now()}` }))
     .body.id
-  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#202020' } })
+  const png = await sharp({ create: { ...COLLAB_IMAGE, channels: 3, background: '#202020' } })
     .toColourspace('b-w')
     .png()
     .toBuffer()

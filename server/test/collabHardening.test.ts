@@ -17,10 +17,17 @@ import {
 import { CloseCode } from '../../shared/schemas/closeCodes.ts'
 import { writeRawAnnotation } from '../../shared/testing/writeRawAnnotation.ts'
 import { readImageIndex, SqliteDocumentStore } from '../src/collab/index.ts'
-import { type CollabClient, collabProject, connect, eventually, synced } from './collabClients.ts'
+import {
+  COLLAB_IMAGE,
+  type CollabClient,
+  collabProject,
+  connect,
+  eventually,
+  synced,
+} from './collabClients.ts'
 import { startTestServer, type TestServer } from './harness.ts'
 
-const IMAGE = { width: 64, height: 64 }
+const IMAGE = COLLAB_IMAGE
 const square = (x: number) => ({ rings: [[x, 0, x + 5, 0, x + 5, 5, x, 5]] })
 let server: TestServer
 const clients: CollabClient[] = []
@@ -247,6 +254,19 @@ describe('roles on open sockets', () => {
   })
 })
 
+/** Opens a websocket with the given Origin: 'open', 'http <status>' when refused, or 'error'. */
+function upgrade(url: string, origin: string | undefined) {
+  return new Promise<string>((resolve) => {
+    const ws = new WebSocket(url, origin ? { origin } : {})
+    ws.on('unexpected-response', (_req, res) => resolve(`http ${res.statusCode}`))
+    ws.on('open', () => {
+      resolve('open')
+      ws.close()
+    })
+    ws.on('error', () => resolve('error'))
+  })
+}
+
 describe('rooms and origins', () => {
   it('refuses every name of an image but its canonical one', async () => {
     const { imageId, tokens } = await collabProject(server.admin, { alias: 'annotator' })
@@ -280,16 +300,7 @@ describe('rooms and origins', () => {
     const { imageId, tokens } = await collabProject(server.admin, { origins: 'annotator' })
     const url = `${server.url.replace('http', 'ws')}/collab/image:${imageId}?token=${tokens.origins}`
     const host = new URL(server.url).host
-    const attempt = (origin: string | undefined) =>
-      new Promise<string>((resolve) => {
-        const ws = new WebSocket(url, origin ? { origin } : {})
-        ws.on('unexpected-response', (_req, res) => resolve(`http ${res.statusCode}`))
-        ws.on('open', () => {
-          resolve('open')
-          ws.close()
-        })
-        ws.on('error', () => resolve('error'))
-      })
+    const attempt = (origin: string | undefined) => upgrade(url, origin)
     expect(await attempt('http://evil.example')).toBe('http 403')
     expect(await attempt(`http://${host.replace(/:\d+$/, ':1')}`)).toBe('http 403')
     expect(await attempt('null')).toBe('http 403')
@@ -304,15 +315,7 @@ describe('rooms and origins', () => {
     try {
       const other = await collabProject(listed.admin, { listed: 'annotator' })
       const otherUrl = `${listed.url.replace('http', 'ws')}/collab/image:${other.imageId}?token=${other.tokens.listed}`
-      const at = (origin: string) =>
-        new Promise<string>((resolve) => {
-          const ws = new WebSocket(otherUrl, { origin })
-          ws.on('unexpected-response', (_req, res) => resolve(`http ${res.statusCode}`))
-          ws.on('open', () => {
-            resolve('open')
-            ws.close()
-          })
-        })
+      const at = (origin: string) => upgrade(otherUrl, origin)
       expect(await at('https://tessera.example.org')).toBe('open')
       expect(await at('http://localhost:5173')).toBe('open')
       // With a public URL configured, the request's own Host no longer decides.

@@ -19,7 +19,14 @@ import {
 } from '../../shared/doc/index.ts'
 import { createRandom } from '../../shared/random/createRandom.ts'
 import { writeRawAnnotation } from '../../shared/testing/writeRawAnnotation.ts'
-import { type CollabClient, collabProject, connect, eventually, synced } from './collabClients.ts'
+import {
+  COLLAB_IMAGE,
+  type CollabClient,
+  collabProject,
+  connect,
+  eventually,
+  synced,
+} from './collabClients.ts'
 import type { ApiClient } from './harness.ts'
 
 export const FUZZ_ROLES = {
@@ -30,8 +37,8 @@ export const FUZZ_ROLES = {
   watcher: 'viewer',
 } as const
 export type FuzzUser = keyof typeof FUZZ_ROLES
-/** The project's image is 64 × 64 (collabProject). */
-export const FUZZ_IMAGE = { width: 64, height: 64 }
+/** The project's image (collabProject's). */
+export const FUZZ_IMAGE = COLLAB_IMAGE
 
 export interface HostileFuzzResult {
   project: number
