@@ -162,4 +162,87 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX login_throttle_expiry ON login_throttle(expires_at);
     `,
   },
+  {
+    // The learning loop (ARCHITECTURE decisions 5 and 7): model versions as project data (files
+    // in the blob store by sha256; project_id NULL for the shipped base versions), the version
+    // each project's browsers load, the durable training queue, frozen training sets and the
+    // tokens workers pull with.
+    version: 8,
+    name: 'learning-loop',
+    sql: `
+      CREATE TABLE model_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        parent_id INTEGER REFERENCES model_versions(id) ON DELETE SET NULL,
+        state TEXT NOT NULL CHECK (state IN ('candidate', 'current', 'retired')),
+        card_json TEXT NOT NULL,
+        files_json TEXT NOT NULL,
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        training_images INTEGER NOT NULL DEFAULT 0,
+        training_objects INTEGER NOT NULL DEFAULT 0,
+        training_set_hash TEXT,
+        job_id INTEGER,
+        triggered_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE UNIQUE INDEX model_versions_name ON model_versions(coalesce(project_id, 0), name);
+      CREATE UNIQUE INDEX model_versions_job ON model_versions(job_id) WHERE job_id IS NOT NULL;
+      ALTER TABLE projects ADD COLUMN model_version_id INTEGER REFERENCES model_versions(id) ON DELETE SET NULL;
+      ALTER TABLE projects ADD COLUMN settings_json TEXT NOT NULL DEFAULT '{}';
+      CREATE TABLE model_promotions (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        version_id INTEGER NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+        reason TEXT NOT NULL,
+        by_user INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX model_promotions_project ON model_promotions(project_id, id);
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'running', 'succeeded', 'failed', 'cancelled')),
+        payload_json TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        not_before INTEGER NOT NULL DEFAULT 0,
+        lease_holder TEXT,
+        lease_expires_at INTEGER,
+        progress_json TEXT,
+        history_json TEXT NOT NULL DEFAULT '[]',
+        log_tail TEXT NOT NULL DEFAULT '',
+        checkpoint_key TEXT,
+        artifacts_json TEXT NOT NULL DEFAULT '{}',
+        result_json TEXT,
+        error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        triggered_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER
+      );
+      CREATE INDEX jobs_project ON jobs(project_id, id);
+      CREATE INDEX jobs_ready ON jobs(state, not_before, id);
+      CREATE UNIQUE INDEX jobs_one_active ON jobs(project_id, kind)
+        WHERE state IN ('queued', 'leased', 'running');
+      CREATE TABLE training_sets (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL,
+        summary_json TEXT NOT NULL,
+        items_json TEXT NOT NULL
+      );
+      CREATE TABLE worker_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+    `,
+  },
 ]
