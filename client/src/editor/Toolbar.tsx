@@ -77,9 +77,17 @@ export function Toolbar({
         className={`model-status model-${assistStatus.state}`}
         data-testid="model.status"
         data-state={assistStatus.state}
+        data-version={assistStatus.version}
         title={assistStatus.text}
       >
-        {assistStatus.text}
+        {assistStatus.version === undefined ? (
+          assistStatus.text
+        ) : (
+          <>
+            Model <span data-testid="editor.model-version">{assistStatus.version}</span> ·{' '}
+            {assistStatus.detail}
+          </>
+        )}
       </span>
       {(assistNote ?? auto.message) && (
         <span className="model-status" data-testid="model.message">

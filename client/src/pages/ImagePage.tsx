@@ -22,6 +22,7 @@ import { useEditorSelector } from '../editor/canvas/useEditor.ts'
 import { Editor } from '../editor/core/Editor.ts'
 import { SHORTCUTS, Toolbar } from '../editor/Toolbar.tsx'
 import type { SegmentationClient } from '../ml/SegmentationClient.ts'
+import { useProjectModel } from '../ml/useProjectModel.ts'
 import { segmentationClient, useSegmentation } from '../ml/useSegmentation.ts'
 import { ImageFacts } from './ImageFacts.tsx'
 
@@ -141,7 +142,8 @@ function EditorView(props: {
   useEditorSelector(editor, () => editor.annotationsVersion)
   const [settings, setSettings] = useState(() => defaultChannelSettings(image.stats))
   const { pixels, samples } = useDisplayPixels(props.base, image, settings)
-  const assistStatus = useSegmentation(props.projectId, image, samples, editor)
+  const projectModel = useProjectModel(props.projectId)
+  const assistStatus = useSegmentation(projectModel, image, samples, editor)
   const [help, setHelp] = useState(false)
   const drawnCount = useRef(0)
   const canvasArea = useRef<HTMLDivElement>(null)

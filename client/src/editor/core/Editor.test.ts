@@ -10,6 +10,7 @@ import {
   SERVER_ORIGIN,
   userOrigin,
 } from '../../../../shared/doc/index.ts'
+import type { SegmentationAssist } from './assist.ts'
 import { Editor, type EditorOptions } from './Editor.ts'
 import { boundsOf } from './geometryOf.ts'
 
@@ -487,5 +488,89 @@ describe('review rights', () => {
     const reviewer = new TestEditor(doc, 3, false, { canReview: true })
     reviewer.accept(id)
     expect(reviewer.annotation(id)?.review).toBe('accepted')
+  })
+})
+
+describe('segmentation assist across model versions', () => {
+  /** An assist that answers every click with a square around it and proposes one object. */
+  function fakeAssist(version: string) {
+    const calls: { objectKey: number; clicks: number }[] = []
+    const forgotten: number[] = []
+    const assist: SegmentationAssist = {
+      version,
+      async click(objectKey, clicks) {
+        calls.push({ objectKey, clicks: clicks.length })
+        const { x, y } = clicks[0]!
+        const ring = [x - 5, y - 5, x + 5, y - 5, x + 5, y + 5, x - 5, y + 5]
+        return {
+          rect: { x: x - 5, y: y - 5, width: 10, height: 10 },
+          mask: new Uint8Array(100).fill(1),
+          rings: [ring],
+          encoded: false,
+        }
+      },
+      forget: (objectKey) => forgotten.push(objectKey),
+      async propose() {
+        const ring = [100, 100, 120, 100, 120, 120, 100, 120]
+        return [
+          { rings: [ring], score: 0.9, area: 400, bbox: { x: 100, y: 100, width: 20, height: 20 } },
+        ]
+      },
+    }
+    return { assist, calls, forgotten }
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+  it("runs the click tool's object again with a new version instead of dropping it", async () => {
+    const editor = new TestEditor()
+    const v0 = fakeAssist('v0')
+    editor.setAssist(v0.assist)
+    editor.key('m')
+    editor.click(50, 50)
+    await settle()
+    expect(editor.assistSettled).toBe(true)
+    const key = editor.state.assisted!.key
+
+    const v1 = fakeAssist('v1')
+    editor.setAssist(v1.assist)
+    expect(editor.state.assistVersion).toBe('v1')
+    expect(v0.forgotten).toContain(key)
+    expect(editor.assistSettled).toBe(false)
+    editor.expectToBeIn('click.active')
+    await settle()
+    expect(editor.assistSettled).toBe(true)
+    expect(v1.calls).toEqual([{ objectKey: key, clicks: 1 }])
+    editor.key('Enter')
+    expect(editor.getAnnotations()).toHaveLength(1)
+  })
+
+  it('drops the object when the assist goes away', async () => {
+    const editor = new TestEditor()
+    editor.setAssist(fakeAssist('v0').assist)
+    editor.key('m')
+    editor.click(50, 50)
+    await settle()
+    editor.setAssist(null)
+    expect(editor.state.assisted).toBeNull()
+    expect(editor.state.assistVersion).toBeNull()
+  })
+
+  it("marks Auto's suggestions with the version in use after a swap", async () => {
+    const editor = new TestEditor()
+    editor.setAssist(fakeAssist('v0').assist)
+    editor.setAssist(fakeAssist('v1').assist)
+    expect(await editor.suggest({ x: 0, y: 0, width: 400, height: 300 })).toBe(1)
+    const [made] = editor.getAnnotations()
+    expect(made?.origin).toMatchObject({ type: 'model', modelVersion: 'v1' })
+  })
+
+  it('discards proposals that arrive after the version changed', async () => {
+    const editor = new TestEditor()
+    const v0 = fakeAssist('v0')
+    editor.setAssist(v0.assist)
+    const pending = editor.suggest({ x: 0, y: 0, width: 400, height: 300 })
+    editor.setAssist(fakeAssist('v1').assist)
+    expect(await pending).toBe(0)
+    expect(editor.getAnnotations()).toEqual([])
   })
 })

@@ -293,10 +293,23 @@ export class Editor {
   /** Only the answer to the latest request of the click tool is shown. */
   private assistRequest = 0
 
+  /**
+   * Installs the assist of a model version (null: none). When one version replaces another, the
+   * click tool's object keeps its clicks and runs them again with the new version; its previous
+   * mask stays in view, unsettled, until the new answer.
+   */
   setAssist(assist: SegmentationAssist | null) {
-    if (this.state.assisted) this.discardAssisted()
+    const previous = this.assist
+    const object = this.state.assisted
+    if (object && !(assist && previous)) this.discardAssisted()
     this.assist = assist
     this.update({ assistVersion: assist?.version ?? null })
+    if (object && assist && previous) {
+      previous.forget(object.key)
+      const rerun = { ...object, answered: 0, error: undefined }
+      this.update({ assisted: rerun })
+      void this.runAssist(rerun)
+    }
   }
 
   /** Adds a click to the object being segmented (a new object starts with a positive click). */

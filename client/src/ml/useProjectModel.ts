@@ -1,0 +1,62 @@
+// The project's current model version as open editors follow it: fetched once, replaced by the
+// live channel's 'model' events (a promotion or a rollback), fetched again after a break.
+import { useCallback, useEffect, useState } from 'react'
+import { CurrentModel } from '../../../shared/schemas/modelCard.ts'
+import type { ProjectEvent } from '../../../shared/schemas/training.ts'
+import { ApiError, api } from '../api/apiClient.ts'
+import { useProjectEvents } from '../api/projectEvents.ts'
+
+export type ProjectModel =
+  | { state: 'loading' }
+  | { state: 'ready'; model: CurrentModel }
+  /** The server has no model version at all. */
+  | { state: 'unavailable' }
+  | { state: 'error'; error: string }
+
+/** Two CurrentModels are the same version when they load the same files. */
+export const modelKeyOf = (model: CurrentModel) =>
+  `${model.version}|${model.files.encoder}|${model.files.decoder}`
+
+export function useProjectModel(projectId: number): ProjectModel {
+  const [model, setModel] = useState<ProjectModel>({ state: 'loading' })
+  const [fetches, setFetches] = useState(0)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: fetches triggers a refetch
+  useEffect(() => {
+    let current = true
+    api<unknown>('GET', `/api/projects/${projectId}/model`).then(
+      (body) => {
+        if (!current) return
+        const parsed = CurrentModel.safeParse(body)
+        setModel(
+          parsed.success
+            ? { state: 'ready', model: parsed.data }
+            : { state: 'error', error: 'The server sent a model this app cannot read' },
+        )
+      },
+      (error: unknown) => {
+        if (!current) return
+        if (error instanceof ApiError && error.status === 404) setModel({ state: 'unavailable' })
+        // A failed refetch keeps the version in use; only a first fetch shows the error.
+        else
+          setModel((previous) =>
+            previous.state === 'ready'
+              ? previous
+              : { state: 'error', error: error instanceof Error ? error.message : String(error) },
+          )
+      },
+    )
+    return () => {
+      current = false
+    }
+  }, [projectId, fetches])
+  const onEvent = useCallback((event: ProjectEvent) => {
+    if (event.type !== 'model') return
+    setModel((previous) =>
+      previous.state === 'ready' && modelKeyOf(previous.model) === modelKeyOf(event.current)
+        ? previous
+        : { state: 'ready', model: event.current },
+    )
+  }, [])
+  useProjectEvents(projectId, onEvent, () => setFetches((n) => n + 1))
+  return model
+}
