@@ -355,6 +355,25 @@ export class CollabServer {
     return this.rooms.get(name)?.doc
   }
 
+  /**
+   * A copy of a room's document, whether or not it is loaded: the live state when it is, the
+   * stored one otherwise (empty when nothing is stored). The caller owns the copy; the live
+   * document is never handed out, so no reader can change or hold it.
+   */
+  async readDocument(name: string): Promise<Y.Doc> {
+    const live = this.rooms.get(name)?.doc
+    if (live) {
+      const copy = new Y.Doc({ gc: true })
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(live))
+      return copy
+    }
+    for (const extension of this.extensions) {
+      const stored = extension.onReadDocument?.({ roomName: name })
+      if (stored) return stored
+    }
+    return new Y.Doc({ gc: true })
+  }
+
   get connectionCount(): number {
     let n = 0
     for (const room of this.rooms.values()) n += room.connections.size

@@ -102,6 +102,11 @@ export interface CollabExtension {
   onAuthenticate?(payload: OnAuthenticatePayload): RoomAccess | undefined
   /** Fills a new room's document (from storage) before anything observes it. */
   onLoadDocument?(payload: RoomPayload): void
+  /**
+   * The stored document of a room that is not loaded, as a new Y.Doc the caller owns (readers
+   * such as training); the first extension that answers decides.
+   */
+  onReadDocument?(payload: { roomName: string }): Y.Doc | undefined
   /** The room is loaded and observed: migrations, guards and indexes start here. */
   afterLoadDocument?(payload: RoomPayload): void
   /** Before a connection's update is applied: throw a CollabRefusal to close it instead. */

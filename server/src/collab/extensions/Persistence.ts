@@ -55,6 +55,10 @@ export class Persistence implements CollabExtension {
     })
   }
 
+  onReadDocument({ roomName }: { roomName: string }) {
+    return this.options.store.load(roomName).doc
+  }
+
   beforeApplyUpdate({ room, update }: BeforeApplyUpdatePayload) {
     if (this.state(room).bytes + update.length > this.options.maxDocBytes)
       throw new CollabRefusal(CloseCode.DocTooLarge, 'document too large')
