@@ -33,7 +33,9 @@ def build_card(
     training: Dict[str, object],
     metrics: Dict[str, object],
     created_at: Optional[str] = None,
+    proposals: Optional[Dict[str, object]] = None,
 ) -> Dict[str, object]:
+    """proposals: thresholds chosen for this version (and how), replacing the trainer's defaults."""
     c, f, d = config.in_channels, config.feature_channels, config.detail_channels
     fh, fw = f"height/{FEATURE_STRIDE}", f"width/{FEATURE_STRIDE}"
     assert ENCODER_INPUTS == ["image"] and len(ENCODER_OUTPUTS) == 4 and DECODER_INPUTS == ["features", "clicks", "previousMask"] and DECODER_OUTPUTS == ["coarse"]
@@ -137,10 +139,12 @@ def build_card(
         },
         "proposals": {
             "from": ["foreground", "distance"],
-            "foregroundThreshold": FOREGROUND_THRESHOLD,
-            "seedThreshold": SEED_THRESHOLD,
-            "minSeedArea": MIN_SEED_AREA,
-            "minArea": MIN_AREA,
+            **(proposals or {
+                "foregroundThreshold": FOREGROUND_THRESHOLD,
+                "seedThreshold": SEED_THRESHOLD,
+                "minSeedArea": MIN_SEED_AREA,
+                "minArea": MIN_AREA,
+            }),
             "connectivity": 4,
             "algorithm": [
                 "foreground = sigmoid(foreground) > foregroundThreshold",

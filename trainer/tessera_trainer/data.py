@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from .clicks import distance_transform
 from .normalization import normalize_with_own_stats
 from .png import read_png
+from .samples import simplify_channels
 from .synth import random_synthetic_image
 
 HELD_OUT_FRACTION = 0.2
@@ -25,9 +26,9 @@ HELD_OUT_SALT = "tessera-held-out-v1:"
 IMAGE_SUFFIXES = (".png",)
 
 
-def held_out_score(image_id: str) -> float:
+def held_out_score(image_id: str, salt: str = HELD_OUT_SALT) -> float:
     """A fixed number in [0, 1) per image id: sha256 of salt + id, first 8 hex digits / 2^32."""
-    digest = hashlib.sha256((HELD_OUT_SALT + image_id).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256((salt + image_id).encode("utf-8")).hexdigest()
     return int(digest[:8], 16) / 2**32
 
 
@@ -132,9 +133,8 @@ def list_labelled_folder(folder: Path) -> List[Tuple[str, Path, Path]]:
 def load_labelled_image(
     image_id: str, image_path: Path, label_path: Path, source: str, model_channels: int
 ) -> LabelledImage:
-    raw = read_png(image_path)
-    if raw.shape[2] in (2, 4):  # drop alpha
-        raw = raw[..., :-1]
+    # 8- or 16-bit, grey or colour, exactly as stored; alpha and grey-as-RGB as the server treats them.
+    raw = simplify_channels(read_png(image_path), has_alpha=True)
     label_pixels = read_png(label_path)
     if label_pixels.shape[2] != 1:
         raise ValueError(f"{label_path}: label images must have one channel")
@@ -232,6 +232,15 @@ def sample_crop(
     return image.astype(np.float32), labels, distance.astype(np.float32), target
 
 
+def batch_from_crops(crops: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> Batch:
+    """Stacks sample_crop results (image, labels, distance, target) into a batch."""
+    image = torch.from_numpy(np.stack([c[0] for c in crops]))
+    foreground = torch.from_numpy(np.stack([(c[1] > 0).astype(np.float32) for c in crops]))[:, None]
+    distance = torch.from_numpy(np.stack([c[2] for c in crops]))[:, None]
+    target = np.stack([c[3] for c in crops])
+    return Batch(image=image, foreground=foreground, distance=distance, target=target)
+
+
 class TrainingSampler:
     """Draws batches from real items and a pool of synthetic images that is refreshed as it goes."""
 
@@ -284,8 +293,4 @@ class TrainingSampler:
             crop = sample_crop(item, self.rng, self.crop_size, self.scale_range)
             if crop is not None:
                 crops.append(crop)
-        image = torch.from_numpy(np.stack([c[0] for c in crops]))
-        foreground = torch.from_numpy(np.stack([(c[1] > 0).astype(np.float32) for c in crops]))[:, None]
-        distance = torch.from_numpy(np.stack([c[2] for c in crops]))[:, None]
-        target = np.stack([c[3] for c in crops])
-        return Batch(image=image, foreground=foreground, distance=distance, target=target)
+        return batch_from_crops(crops)

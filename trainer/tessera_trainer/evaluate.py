@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .clicks import NO_PREVIOUS_MASK_LOGIT, Click, apply_clicks, clicks_to_reach, encode_click_batch, first_click, next_click
 from .data import LabelledImage, object_boxes
 from .model import FEATURE_STRIDE, SIZE_MULTIPLE, ClickDecoder, ImageEncoder
-from .proposals import propose_instances
+from .proposals import DEFAULT_PROPOSAL_OPTIONS, ProposalOptions, propose_instances
 
 MAX_CLICKS = 20
 CLICK_WINDOW = 256
@@ -159,17 +159,23 @@ def evaluate(
     items: Sequence[LabelledImage],
     device: torch.device,
     max_clicks: int = MAX_CLICKS,
+    proposal_options: ProposalOptions = DEFAULT_PROPOSAL_OPTIONS,
+    before_image: Optional[Callable[[], None]] = None,
 ) -> Dict[str, float]:
-    """noc85, noc90, iou_at_1click, auto_ap50, auto_mean_matched_iou, foreground_iou over items."""
+    """noc85, noc90, iou_at_1click, auto_ap50, auto_mean_matched_iou, foreground_iou over items,
+    the proposals made with the model's own thresholds (its card's). before_image runs before
+    each image (a worker stops a cancelled job there by raising)."""
     encoder.eval(); decoder.eval()
     per_object: List[List[float]] = []
     tp = fp = fn = 0
     matched_iou = 0.0
     intersection = union = 0
     for item in items:
+        if before_image is not None:
+            before_image()
         features, details, foreground, distance = encode_image(encoder, item.image, device)
         per_object.extend(interactive_ious(decoder, features, details, item.labels, max_clicks))
-        proposals = propose_instances(foreground, distance)
+        proposals = propose_instances(foreground, distance, proposal_options)
         match = match_instances(item.labels, proposals.labels)
         tp += int(match["tp"]); fp += int(match["fp"]); fn += int(match["fn"])
         matched_iou += match["sum_matched_iou"]

@@ -110,7 +110,7 @@ def load_checkpoint(path: Path, device: torch.device):
     return encoder.to(device).eval(), decoder.to(device).eval(), config, state.get("version")
 
 
-def _loss_curve(records: List[TrainRecord]) -> List[Dict[str, float]]:
+def loss_curve(records: List[TrainRecord]) -> List[Dict[str, float]]:
     """At most LOSS_CURVE_POINTS records, evenly spread, for the card."""
     if len(records) <= LOSS_CURVE_POINTS:
         chosen = records
@@ -206,7 +206,7 @@ def pretrain(options: PretrainOptions, device: torch.device, log: Callable[[str]
         },
         "losses": "click: BCE + Dice (full resolution) + 0.4 BCE (upsampled low-resolution logits); "
         "foreground: BCE + Dice; distance: BCE against the normalised distance",
-        "lossCurve": _loss_curve(records),
+        "lossCurve": loss_curve(records),
     }
     card = build_card(options.version, options.parent_version, options.model, costs, files, training, metrics)
     (options.out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")

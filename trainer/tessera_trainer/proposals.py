@@ -5,14 +5,50 @@ TypeScript side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Dict, Mapping
 
 import numpy as np
 
+# The trainer's defaults; a model version's card holds its own (tuned) values.
 FOREGROUND_THRESHOLD = 0.5
 SEED_THRESHOLD = 0.5
 MIN_SEED_AREA = 3
 MIN_AREA = 8
+
+
+@dataclass(frozen=True)
+class ProposalOptions:
+    """The post-processing thresholds of card.proposals (shared/ml/proposals.ts ProposalOptions)."""
+
+    foreground_threshold: float = FOREGROUND_THRESHOLD
+    seed_threshold: float = SEED_THRESHOLD
+    min_seed_area: int = MIN_SEED_AREA
+    min_area: int = MIN_AREA
+
+    def to_card(self) -> Dict[str, float]:
+        """The card's camelCase keys."""
+        return {
+            "foregroundThreshold": self.foreground_threshold,
+            "seedThreshold": self.seed_threshold,
+            "minSeedArea": self.min_seed_area,
+            "minArea": self.min_area,
+        }
+
+    @staticmethod
+    def from_card(proposals: Mapping[str, object]) -> "ProposalOptions":
+        return ProposalOptions(
+            foreground_threshold=float(proposals["foregroundThreshold"]),  # type: ignore[arg-type]
+            seed_threshold=float(proposals["seedThreshold"]),  # type: ignore[arg-type]
+            min_seed_area=int(proposals["minSeedArea"]),  # type: ignore[call-overload]
+            min_area=int(proposals["minArea"]),  # type: ignore[call-overload]
+        )
+
+    def to_dict(self) -> Dict[str, float]:
+        return asdict(self)
+
+
+DEFAULT_PROPOSAL_OPTIONS = ProposalOptions()
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -51,7 +87,8 @@ def connected_components(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
+def remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
+    """Drops labels with fewer than min_area pixels and renumbers the rest densely, in order."""
     area = np.bincount(labels.ravel())
     keep = area >= min_area
     keep[0] = False
@@ -82,20 +119,32 @@ class Proposals:
     scores: np.ndarray  # (K,) mean foreground probability of each object
 
 
-def propose_instances(foreground_logits: np.ndarray, distance_logits: np.ndarray) -> Proposals:
-    """1. foreground = sigmoid(fg) > 0.5; 2. seeds = 4-connected components of foreground with
-    sigmoid(distance) > 0.5, at least MIN_SEED_AREA pixels; 3. seeds grow through the
-    foreground layer by layer; 4. foreground parts no seed reached become objects of their own;
-    5. objects under MIN_AREA pixels are dropped; score = mean foreground probability."""
-    probability = sigmoid(foreground_logits.astype(np.float64))
-    foreground = probability > FOREGROUND_THRESHOLD
-    cores = foreground & (sigmoid(distance_logits.astype(np.float64)) > SEED_THRESHOLD)
-    seeds = _remove_small(connected_components(cores), MIN_SEED_AREA)
+def seeded_objects(foreground: np.ndarray, core_components: np.ndarray, min_seed_area: int) -> np.ndarray:
+    """Steps 2-4 from the connected components of the cores: those of at least min_seed_area
+    pixels grow through the foreground, then the foreground parts no seed reached become objects
+    of their own (the minimum area is not applied yet)."""
+    seeds = remove_small(core_components, min_seed_area)
     grown = grow_labels(seeds, foreground)
     orphans = connected_components(foreground & (grown == 0))
     offset = int(grown.max())
-    labels = np.where(orphans > 0, orphans + offset, grown)
-    labels = _remove_small(labels, MIN_AREA)
+    return np.where(orphans > 0, orphans + offset, grown)
+
+
+def propose_instances(
+    foreground_logits: np.ndarray,
+    distance_logits: np.ndarray,
+    options: ProposalOptions = DEFAULT_PROPOSAL_OPTIONS,
+) -> Proposals:
+    """1. foreground = sigmoid(fg) > foreground_threshold; 2. seeds = 4-connected components of
+    foreground with sigmoid(distance) > seed_threshold, at least min_seed_area pixels; 3. seeds
+    grow through the foreground layer by layer; 4. foreground parts no seed reached become
+    objects of their own; 5. objects under min_area pixels are dropped; score = mean foreground
+    probability."""
+    probability = sigmoid(foreground_logits.astype(np.float64))
+    foreground = probability > options.foreground_threshold
+    cores = foreground & (sigmoid(distance_logits.astype(np.float64)) > options.seed_threshold)
+    objects = seeded_objects(foreground, connected_components(cores), options.min_seed_area)
+    labels = remove_small(objects, options.min_area)
     count = int(labels.max())
     area = np.bincount(labels.ravel(), minlength=count + 1)
     total = np.bincount(labels.ravel(), weights=probability.ravel(), minlength=count + 1)

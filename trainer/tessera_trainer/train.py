@@ -143,6 +143,17 @@ def learning_rate_at(config: TrainConfig, step: int, progress: float) -> float:
     return config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def make_optimizer(encoder: ImageEncoder, decoder: ClickDecoder, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trained parameters (the decoder's alone when the encoder is frozen)."""
+    parameters = (list(encoder.parameters()) if not config.freeze_encoder else []) + list(decoder.parameters())
+    return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+# Called after every optimiser step with (step, training seconds so far, that step's loss);
+# returning True ends training there.
+StepHook = Callable[[int, float, float], bool]
+
+
 def train(
     encoder: ImageEncoder,
     decoder: ClickDecoder,
@@ -151,18 +162,27 @@ def train(
     device: torch.device,
     rng: np.random.Generator,
     log: Callable[[TrainRecord], None] = lambda record: None,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    start_step: int = 0,
+    start_seconds: float = 0.0,
+    after_step: Optional[StepHook] = None,
 ) -> List[TrainRecord]:
-    """Trains until config.steps or config.minutes runs out (whichever comes first)."""
+    """Trains until config.steps or config.minutes runs out (whichever comes first).
+
+    A resumed run passes the optimiser it restored, the step it reached and the training seconds
+    it spent: the budget and the learning-rate schedule count them, so a resumed run ends where
+    an uninterrupted one would have."""
     if config.steps is None and config.minutes is None:
         raise ValueError("give steps or minutes")
-    parameters = (list(encoder.parameters()) if not config.freeze_encoder else []) + list(decoder.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    if optimizer is None:
+        optimizer = make_optimizer(encoder, decoder, config)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
     encoder.train(not config.freeze_encoder); decoder.train()
-    started = time.monotonic()
+    started = time.monotonic() - start_seconds
     records: List[TrainRecord] = []
     sums = {"loss": 0.0, "click_loss": 0.0, "foreground_loss": 0.0, "distance_loss": 0.0}
     count = 0
-    step = 0
+    step = start_step
     while True:
         elapsed = time.monotonic() - started
         progress_steps = step / config.steps if config.steps else 0.0
@@ -193,6 +213,8 @@ def train(
             log(record)
             sums = {key: 0.0 for key in sums}
             count = 0
+        if after_step is not None and after_step(step, time.monotonic() - started, float(losses["loss"])):
+            break
     encoder.eval(); decoder.eval()
     return records
 
