@@ -22,9 +22,12 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, () => location.pathname)
 }
 
+export const PROJECT_TABS = ['images', 'classes', 'members', 'training'] as const
+export type ProjectTab = (typeof PROJECT_TABS)[number]
+
 export type Route =
   | { page: 'projects' }
-  | { page: 'project'; projectId: number; tab: 'images' | 'classes' | 'members' }
+  | { page: 'project'; projectId: number; tab: ProjectTab }
   | { page: 'image'; projectId: number; imageId: number }
   | { page: 'users' }
   | { page: 'not-found' }
@@ -34,9 +37,9 @@ export function matchRoute(path: string): Route {
   if (path === '/admin/users') return { page: 'users' }
   const image = path.match(/^\/projects\/(\d+)\/images\/(\d+)$/)
   if (image) return { page: 'image', projectId: Number(image[1]), imageId: Number(image[2]) }
-  const project = path.match(/^\/projects\/(\d+)(?:\/(images|classes|members))?$/)
-  if (project) {
-    const tab = (project[2] ?? 'images') as 'images' | 'classes' | 'members'
+  const project = path.match(/^\/projects\/(\d+)(?:\/([a-z]+))?$/)
+  const tab = (project?.[2] ?? 'images') as ProjectTab
+  if (project && PROJECT_TABS.includes(tab)) {
     return { page: 'project', projectId: Number(project[1]), tab }
   }
   return { page: 'not-found' }

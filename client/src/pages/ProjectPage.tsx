@@ -1,25 +1,21 @@
-// A project: its images (with upload), label classes and members, in tabs.
+// A project: its images (with upload), label classes, members and training, in tabs.
 import type { Project } from '../../../shared/schemas/projects.ts'
 import { Link } from '../app/Link.tsx'
-import { useDocumentTitle } from '../app/router.ts'
+import { type ProjectTab, useDocumentTitle } from '../app/router.ts'
 import { useResource } from '../app/useResource.ts'
 import { ClassesPanel } from './ClassesPanel.tsx'
 import { ImagesPanel } from './ImagesPanel.tsx'
 import { MembersPanel } from './MembersPanel.tsx'
+import { TrainingPanel } from './TrainingPanel.tsx'
 
-const TABS = [
+const TABS: readonly (readonly [ProjectTab, string])[] = [
   ['images', 'Images'],
   ['classes', 'Classes'],
   ['members', 'Members'],
-] as const
+  ['training', 'Training'],
+]
 
-export function ProjectPage({
-  projectId,
-  tab,
-}: {
-  projectId: number
-  tab: (typeof TABS)[number][0]
-}) {
+export function ProjectPage({ projectId, tab }: { projectId: number; tab: ProjectTab }) {
   const project = useResource<Project>(`/api/projects/${projectId}`)
   useDocumentTitle(project.data?.name ?? 'Project')
   if (project.error) return <p className="error page-message">{project.error}</p>
@@ -54,6 +50,7 @@ export function ProjectPage({
       )}
       {tab === 'classes' && <ClassesPanel projectId={projectId} canEdit={role === 'owner'} />}
       {tab === 'members' && <MembersPanel projectId={projectId} canEdit={role === 'owner'} />}
+      {tab === 'training' && <TrainingPanel key={projectId} projectId={projectId} role={role} />}
     </div>
   )
 }

@@ -1,0 +1,225 @@
+// The project's model versions: which one editors load, where each came from, what it was trained
+// on, how it scores against its base, and (for owners) promote and roll back.
+import { useState } from 'react'
+import type { z } from 'zod'
+import {
+  EvaluationMetrics,
+  type ModelVersionInfo,
+  type ModelVersionList as ModelVersionListSchema,
+} from '../../../shared/schemas/training.ts'
+import { api } from '../api/apiClient.ts'
+import type { Resource } from '../app/useResource.ts'
+import { formatTime } from './JobCard.tsx'
+
+export type ModelVersionList = z.infer<typeof ModelVersionListSchema>
+
+const DOWNLOADS = ['encoder', 'decoder', 'card', 'checkpoint'] as const
+
+/** The state a person reads: current, base (shipped with the app), candidate or retired. */
+export function displayStateOf(version: ModelVersionInfo): string {
+  if (version.isCurrent) return 'current'
+  if (version.projectId === null) return 'base'
+  return version.state
+}
+
+/** A metric of the new version against its base's on the same validation images. */
+function Comparison({
+  name,
+  value,
+  base,
+  lowerIsBetter,
+  testId,
+}: {
+  name: string
+  value: number
+  base: number | undefined
+  lowerIsBetter: boolean
+  testId: string
+}) {
+  const better = base === undefined ? null : lowerIsBetter ? value < base : value > base
+  const same = base !== undefined && Math.abs(value - base) < 1e-9
+  return (
+    <span
+      className={same || better === null ? '' : better ? 'metric-better' : 'metric-worse'}
+      data-testid={testId}
+      data-value={value}
+      title={base === undefined ? undefined : `${name} of the base version: ${base.toFixed(3)}`}
+    >
+      {name} {value.toFixed(3)}
+      {base !== undefined && <span className="muted"> (base {base.toFixed(3)})</span>}
+    </span>
+  )
+}
+
+function Metrics({ version }: { version: ModelVersionInfo }) {
+  const validation = EvaluationMetrics.safeParse(version.metrics.validation)
+  if (validation.success) {
+    const base = EvaluationMetrics.safeParse(version.metrics.baseValidation)
+    const { data } = validation
+    return (
+      <span className="metrics">
+        <Comparison
+          name="AP50"
+          value={data.auto_ap50}
+          base={base.success ? base.data.auto_ap50 : undefined}
+          lowerIsBetter={false}
+          testId="training.versions.ap50"
+        />
+        <Comparison
+          name="NoC85"
+          value={data.noc85}
+          base={base.success ? base.data.noc85 : undefined}
+          lowerIsBetter
+          testId="training.versions.noc85"
+        />
+        <span className="muted small">on {data.n_images} validation images</span>
+      </span>
+    )
+  }
+  // A base version's card: metrics per held-out set.
+  const heldOut = Object.entries(version.metrics).flatMap(([key, value]) => {
+    const parsed = EvaluationMetrics.safeParse(value)
+    return parsed.success ? [[key.replace(/^heldOut:/, ''), parsed.data] as const] : []
+  })
+  if (heldOut.length === 0) return <span className="muted">—</span>
+  return (
+    <span className="metrics">
+      {heldOut.map(([set, m]) => (
+        <span key={set} className="small">
+          {set}: AP50 {m.auto_ap50.toFixed(3)} · NoC85 {m.noc85.toFixed(2)}
+        </span>
+      ))}
+    </span>
+  )
+}
+
+export function ModelVersionsTable({
+  projectId,
+  versions,
+  canManage,
+  onChange,
+}: {
+  projectId: number
+  versions: Resource<ModelVersionList>
+  canManage: boolean
+  onChange(): void
+}) {
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const act = async (path: string) => {
+    setBusy(true)
+    setError(null)
+    try {
+      await api<ModelVersionList>('POST', `/api/projects/${projectId}/models/${path}`)
+      onChange()
+    } catch (reason) {
+      setError((reason as Error).message)
+    } finally {
+      setBusy(false)
+    }
+  }
+  const list = versions.data?.versions ?? []
+  return (
+    <div className="stack-tight">
+      {versions.error && <p className="error">{versions.error}</p>}
+      {error && (
+        <p className="error" role="alert" data-testid="training.versions.error">
+          {error}
+        </p>
+      )}
+      <div className="table-scroll">
+        <table className="table versions-table" data-testid="training.versions">
+          <thead>
+            <tr>
+              <th>Version</th>
+              <th>State</th>
+              <th>Parent</th>
+              <th>Created</th>
+              <th>Trained on</th>
+              <th>Validation</th>
+              <th>By</th>
+              <th>Files</th>
+              {canManage && <th aria-label="Actions" />}
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((version) => {
+              const state = displayStateOf(version)
+              return (
+                <tr
+                  key={version.id}
+                  id={`model-version-${version.id}`}
+                  className={version.isCurrent ? 'current-version' : undefined}
+                  data-testid={`training.versions.row.${version.name}`}
+                  data-state={state}
+                >
+                  <td>
+                    <strong>{version.name}</strong>
+                  </td>
+                  <td>
+                    <span
+                      className={`badge version-${state}`}
+                      data-testid="training.versions.state"
+                    >
+                      {state}
+                    </span>
+                  </td>
+                  <td>{version.parent?.name ?? '—'}</td>
+                  <td className="small">{formatTime(version.createdAt)}</td>
+                  <td className="small">
+                    {version.projectId === null
+                      ? 'base data'
+                      : `${version.trainingSet.images} images · ${version.trainingSet.objects} objects`}
+                  </td>
+                  <td>
+                    <Metrics version={version} />
+                  </td>
+                  <td className="small">
+                    {version.triggeredBy?.username ?? (version.jobId === null ? '—' : 'automatic')}
+                  </td>
+                  <td className="small downloads">
+                    {DOWNLOADS.filter((name) => version.files[name]).map((name) => (
+                      <a
+                        key={name}
+                        href={version.files[name]!.url}
+                        download
+                        data-testid={`training.versions.download.${name}`}
+                      >
+                        {name}
+                      </a>
+                    ))}
+                  </td>
+                  {canManage && (
+                    <td className="actions">
+                      {!version.isCurrent && (
+                        <button
+                          type="button"
+                          disabled={busy}
+                          onClick={() => act(`${version.id}/promote`)}
+                          data-testid="training.versions.promote"
+                        >
+                          Promote
+                        </button>
+                      )}
+                      {version.isCurrent && version.projectId !== null && (
+                        <button
+                          type="button"
+                          className="danger"
+                          disabled={busy}
+                          onClick={() => act('rollback')}
+                          data-testid="training.versions.rollback"
+                        >
+                          Roll back
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              )
+            })}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  )
+}
