@@ -75,6 +75,7 @@ function connect(projectId: number, channel: Channel) {
     }
   }
   source.onerror = () => {
+    if (channel.source !== source) return // closed by us
     // While CONNECTING the browser retries by itself; CLOSED means it gave up (an HTTP error).
     if (source.readyState !== EventSource.CLOSED) {
       setState(channel, 'connecting')
@@ -110,6 +111,7 @@ function channelOf(projectId: number): Channel {
 function release(projectId: number, channel: Channel) {
   if (channel.subscribers.size > 0 || channel.stateListeners.size > 0) return
   channel.source?.close()
+  channel.source = null
   if (channel.retry) clearTimeout(channel.retry)
   channels.delete(projectId)
 }

@@ -19,6 +19,14 @@ export const modelKeyOf = (model: CurrentModel) =>
 
 export function useProjectModel(projectId: number): ProjectModel {
   const [model, setModel] = useState<ProjectModel>({ state: 'loading' })
+  /** Takes a version, keeping the same object when it is the version already followed. */
+  const follow = useCallback((next: CurrentModel) => {
+    setModel((previous) =>
+      previous.state === 'ready' && modelKeyOf(previous.model) === modelKeyOf(next)
+        ? previous
+        : { state: 'ready', model: next },
+    )
+  }, [])
   const [fetches, setFetches] = useState(0)
   // biome-ignore lint/correctness/useExhaustiveDependencies: fetches triggers a refetch
   useEffect(() => {
@@ -27,11 +35,8 @@ export function useProjectModel(projectId: number): ProjectModel {
       (body) => {
         if (!current) return
         const parsed = CurrentModel.safeParse(body)
-        setModel(
-          parsed.success
-            ? { state: 'ready', model: parsed.data }
-            : { state: 'error', error: 'The server sent a model this app cannot read' },
-        )
+        if (parsed.success) follow(parsed.data)
+        else setModel({ state: 'error', error: 'The server sent a model this app cannot read' })
       },
       (error: unknown) => {
         if (!current) return
@@ -48,14 +53,9 @@ export function useProjectModel(projectId: number): ProjectModel {
     return () => {
       current = false
     }
-  }, [projectId, fetches])
+  }, [projectId, fetches, follow])
   const onEvent = useCallback((event: ProjectEvent) => {
-    if (event.type !== 'model') return
-    setModel((previous) =>
-      previous.state === 'ready' && modelKeyOf(previous.model) === modelKeyOf(event.current)
-        ? previous
-        : { state: 'ready', model: event.current },
-    )
+    if (event.type === 'model') follow(event.current)
   }, [])
   useProjectEvents(projectId, onEvent, () => setFetches((n) => n + 1))
   return model
