@@ -56,7 +56,7 @@ export function useProjectModel(projectId: number): ProjectModel {
   }, [projectId, fetches, follow])
   const onEvent = useCallback((event: ProjectEvent) => {
     if (event.type === 'model') follow(event.current)
-  }, [])
+  }, [follow])
   useProjectEvents(projectId, onEvent, () => setFetches((n) => n + 1))
   return model
 }
