@@ -36,7 +36,13 @@ export function useProjectModel(projectId: number): ProjectModel {
         if (!current) return
         const parsed = CurrentModel.safeParse(body)
         if (parsed.success) follow(parsed.data)
-        else setModel({ state: 'error', error: 'The server sent a model this app cannot read' })
+        else {
+          const issue = parsed.error.issues[0]
+          setModel({
+            state: 'error',
+            error: `the server's model description does not fit this app (${issue?.path.join('.')}: ${issue?.message})`,
+          })
+        }
       },
       (error: unknown) => {
         if (!current) return
@@ -54,9 +60,12 @@ export function useProjectModel(projectId: number): ProjectModel {
       current = false
     }
   }, [projectId, fetches, follow])
-  const onEvent = useCallback((event: ProjectEvent) => {
-    if (event.type === 'model') follow(event.current)
-  }, [follow])
+  const onEvent = useCallback(
+    (event: ProjectEvent) => {
+      if (event.type === 'model') follow(event.current)
+    },
+    [follow],
+  )
   useProjectEvents(projectId, onEvent, () => setFetches((n) => n + 1))
   return model
 }
