@@ -26,7 +26,7 @@ import { errorMiddleware } from './http/errorMiddleware.ts'
 import { HttpError } from './http/HttpError.ts'
 import { registerImageRoutes } from './images/routes.ts'
 import { createLogger, type Logger } from './logger.ts'
-import { DEFAULT_MODELS_DIR, ModelRegistry } from './models/modelRegistry.ts'
+import { DEFAULT_MODELS_DIR, ModelVersions } from './models/ModelVersions.ts'
 import { registerModelRoutes } from './models/routes.ts'
 import { registerProjectRoutes } from './projects/routes.ts'
 
@@ -132,7 +132,12 @@ export function createApp(config: Config): TesseraApp {
   registerProjectRoutes(api, context)
   registerImageRoutes(api, context)
   registerCollabRoutes(api, context, collab)
-  registerModelRoutes(api, new ModelRegistry(config.modelsDir ?? DEFAULT_MODELS_DIR))
+  // The shipped base versions (models/v0) are registered in the background; model routes wait.
+  const versions = new ModelVersions(db, blobs)
+  versions
+    .registerBaseVersions(config.modelsDir ?? DEFAULT_MODELS_DIR)
+    .catch((error) => log.error('Registering the base model versions failed', error))
+  registerModelRoutes(api, context, versions)
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
 
   const app = express()

@@ -1,14 +1,28 @@
-// Routes of the models module: a project's current model version (card and file URLs) and the
-// immutable files of a version, which the browser's segmentation worker loads.
+// Routes of the models module: a project's current model version (what its browsers load), its
+// version list, promotion and rollback, and the immutable files of a version.
 import { z } from 'zod'
 import { CurrentModel } from '../../../shared/schemas/modelCard.ts'
+import { ARTIFACT_NAMES, ModelVersionList } from '../../../shared/schemas/training.ts'
+import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
-import { HttpError } from '../http/HttpError.ts'
-import type { ModelRegistry } from './modelRegistry.ts'
+import type { ModelVersions } from './ModelVersions.ts'
 
 const tag = 'models'
+const ProjectParams = z.object({ projectId: z.coerce.number().int().positive() })
+const VersionParams = ProjectParams.extend({ versionId: z.coerce.number().int().positive() })
+const CONTENT_TYPES: Record<string, string> = {
+  encoder: 'application/octet-stream',
+  decoder: 'application/octet-stream',
+  checkpoint: 'application/octet-stream',
+  parity: 'application/json',
+  card: 'application/json',
+}
 
-export function registerModelRoutes(api: ApiRouter, registry: ModelRegistry): void {
+export function registerModelRoutes(
+  api: ApiRouter,
+  context: AppContext,
+  versions: ModelVersions,
+): void {
   api.route({
     method: 'get',
     path: '/api/projects/:projectId/model',
@@ -16,51 +30,93 @@ export function registerModelRoutes(api: ApiRouter, registry: ModelRegistry): vo
     tag,
     auth: 'user',
     projectRole: 'viewer',
-    params: z.object({ projectId: z.coerce.number().int().positive() }),
+    params: ProjectParams,
     response: CurrentModel,
-    handler: ({ params }) => {
-      const current = registry.currentFor(params.projectId)
-      if (!current) throw new HttpError(404, 'This server has no model version yet')
-      const url = (file: string) => `/api/models/${encodeURIComponent(current.version)}/${file}`
-      const hasParity = (() => {
-        try {
-          registry.filePath(current.version, 'parity')
-          return true
-        } catch {
-          return false
-        }
-      })()
-      return {
-        version: current.version,
-        card: current.card,
-        files: {
-          encoder: url('encoder'),
-          decoder: url('decoder'),
-          parity: hasParity ? url('parity') : null,
-        },
-      }
+    handler: async ({ params }) => {
+      await versions.whenRegistered()
+      return versions.currentModel(params.projectId)
     },
   })
 
   api.route({
     method: 'get',
-    path: '/api/models/:version/:file',
-    summary: "A model version's file (encoder, decoder or parity); versions never change",
+    path: '/api/projects/:projectId/models',
+    summary: "The project's model versions and the shared base versions, newest first",
     tag,
     auth: 'user',
-    params: z.object({ version: z.string(), file: z.string() }),
-    response: { contentType: 'application/octet-stream', description: 'ONNX model or JSON' },
-    handler: ({ params, res }) => {
-      const found = registry.filePath(params.version, params.file)
+    projectRole: 'viewer',
+    params: ProjectParams,
+    response: ModelVersionList,
+    handler: async ({ params }) => {
+      await versions.whenRegistered()
+      return versions.list(params.projectId)
+    },
+  })
+
+  api.route({
+    method: 'get',
+    path: '/api/projects/:projectId/models/:versionId/files/:file',
+    summary: `A file of a model version (${ARTIFACT_NAMES.join(', ')}); versions never change`,
+    tag,
+    auth: 'user',
+    projectRole: 'viewer',
+    params: VersionParams.extend({ file: z.string() }),
+    response: { contentType: 'application/octet-stream', description: 'ONNX model, JSON or .pt' },
+    handler: async ({ params, res }) => {
+      await versions.whenRegistered()
+      const found = await versions.readFile(params.projectId, params.versionId, params.file)
+      // attachment() names the download; the type is set after it, as it guesses from the name.
+      res.attachment(found.fileName)
+      res.type(CONTENT_TYPES[params.file] ?? 'application/octet-stream')
       res.set({
         'Cache-Control': 'private, max-age=31536000, immutable',
-        ...(found.sha256 ? { ETag: `"${found.sha256}"` } : {}),
+        ETag: `"${found.sha256}"`,
       })
-      return new Promise<void>((resolve, reject) => {
-        res.sendFile(found.path, { dotfiles: 'deny' }, (error) =>
-          error ? reject(error) : resolve(),
-        )
-      })
+      // send() answers 304 when If-None-Match carries the ETag.
+      res.send(found.bytes)
+    },
+  })
+
+  api.route({
+    method: 'post',
+    path: '/api/projects/:projectId/models/:versionId/promote',
+    summary: "Make a version the project's current model (editors switch to it)",
+    tag,
+    auth: 'user',
+    projectRole: 'owner',
+    params: VersionParams,
+    response: ModelVersionList,
+    handler: async ({ params, principal }) => {
+      await versions.whenRegistered()
+      const version = versions.promote(
+        params.projectId,
+        params.versionId,
+        'promoted',
+        principal!.userId,
+      )
+      context.log.info(
+        `project ${params.projectId}: model ${version.name} promoted by ${principal!.username}`,
+      )
+      return versions.list(params.projectId)
+    },
+  })
+
+  api.route({
+    method: 'post',
+    path: '/api/projects/:projectId/models/rollback',
+    summary: 'Go back to the model version that was current before the present one',
+    tag,
+    auth: 'user',
+    projectRole: 'owner',
+    params: ProjectParams,
+    response: ModelVersionList,
+    handler: async ({ params, principal }) => {
+      await versions.whenRegistered()
+      const version = versions.rollback(params.projectId, principal!.userId)
+      context.log.info(
+        `project ${params.projectId}: model rolled back to ${version.name} by ${principal!.username}`,
+      )
+      return versions.list(params.projectId)
     },
   })
 }
