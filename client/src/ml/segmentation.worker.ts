@@ -18,7 +18,10 @@ declare const self: {
 interface OpenImage {
   session: ImageSession
   focus?: Rect
+  /** Whether tiles are encoded in the background now (an encoding error stops it). */
   background: boolean
+  /** Whether the page asked for background encoding (a new version starts it again). */
+  backgroundWanted: boolean
 }
 
 let model: CurrentModel | null = null
@@ -138,8 +141,12 @@ async function load(next: CurrentModel, threadsWanted?: number): Promise<LoadRes
     graphOptimizationLevel: 'all',
   })
   model = next
-  // A new version invalidates every cached feature: sessions start again with it.
-  for (const open of images.values()) open.session = new ImageSession(segmenter, open.session.image)
+  // A new version invalidates every cached feature and click memory: sessions start again with
+  // it, and background encoding resumes from each image's view.
+  for (const open of images.values()) {
+    open.session = new ImageSession(segmenter, open.session.image)
+    open.background = open.backgroundWanted
+  }
   await previous?.release()
   return {
     version: next.version,
@@ -173,6 +180,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
             session: new ImageSession(segmenter, message.image),
             focus: message.focus,
             background: message.background ?? true,
+            backgroundWanted: message.background ?? true,
           })
           return null
         }),
