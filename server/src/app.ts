@@ -25,10 +25,16 @@ import { ApiRouter } from './http/ApiRouter.ts'
 import { errorMiddleware } from './http/errorMiddleware.ts'
 import { HttpError } from './http/HttpError.ts'
 import { registerImageRoutes } from './images/routes.ts'
+import { SqliteJobQueue } from './jobs/SqliteJobQueue.ts'
+import { ProjectEvents } from './live/ProjectEvents.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { DEFAULT_MODELS_DIR, ModelVersions } from './models/ModelVersions.ts'
 import { registerModelRoutes } from './models/routes.ts'
 import { registerProjectRoutes } from './projects/routes.ts'
+import { registerTrainingRoutes } from './training/routes.ts'
+import { TrainingService } from './training/TrainingService.ts'
+import { registerWorkerRoutes } from './workers/routes.ts'
+import { authenticateWorker } from './workers/workerTokens.ts'
 
 export interface AppContext {
   config: Config
@@ -53,6 +59,9 @@ export interface TesseraApp {
   collab: CollabServer
   /** Password generated for `admin` on first start when none was configured, else null. */
   generatedAdminPassword: string | null
+  /** Resolves when the shipped base model versions are registered (start-up waits for it). */
+  initialized: Promise<void>
+  training: TrainingService
   /** Closes collaboration (flushing documents) and then the database. */
   close(): Promise<void>
 }
@@ -73,6 +82,7 @@ export function createApp(config: Config): TesseraApp {
   const db = openDatabase(path.join(config.dataDir, 'tessera.sqlite'))
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'))
   let collab: CollabServer | null = null
+  let events: ProjectEvents | null = null
   const context: AppContext = {
     config,
     db,
@@ -81,7 +91,10 @@ export function createApp(config: Config): TesseraApp {
     imagesDeleted: (ids) => {
       for (const id of ids) collab?.discardImage(id)
     },
-    accessChanged: (change) => collab?.refreshAccess(change),
+    accessChanged: (change) => {
+      collab?.refreshAccess(change)
+      events?.refreshAccess(change)
+    },
     ready: false,
   }
   const generatedAdminPassword = ensureAdmin(db, config.adminPassword)
@@ -111,7 +124,7 @@ export function createApp(config: Config): TesseraApp {
       new Presence(),
     ],
   })
-  const api = new ApiRouter(access)
+  const api = new ApiRouter(access, (req) => authenticateWorker(db, req))
   api.route({
     method: 'get',
     path: '/api/health',
@@ -132,12 +145,31 @@ export function createApp(config: Config): TesseraApp {
   registerProjectRoutes(api, context)
   registerImageRoutes(api, context)
   registerCollabRoutes(api, context, collab)
-  // The shipped base versions (models/v0) are registered in the background; model routes wait.
-  const versions = new ModelVersions(db, blobs)
-  versions
-    .registerBaseVersions(config.modelsDir ?? DEFAULT_MODELS_DIR)
-    .catch((error) => log.error('Registering the base model versions failed', error))
+  // The learning loop: model versions per project, the training queue, the worker API and the
+  // project live channel that tells open editors of progress and new versions.
+  const liveEvents = new ProjectEvents(access)
+  events = liveEvents
+  const versions = new ModelVersions(db, blobs, (projectId, change) => {
+    liveEvents.publish(projectId, {
+      type: 'model',
+      reason: change.reason,
+      version: change.version,
+      current: versions.currentModel(projectId),
+    })
+  })
+  // The shipped base versions (models/v0) are registered before the server says it is ready.
+  const initialized = versions.registerBaseVersions(config.modelsDir ?? DEFAULT_MODELS_DIR)
+  const queue = new SqliteJobQueue(db, {
+    leaseMs: config.jobLeaseSeconds * 1_000,
+    backoffMs: config.jobBackoffSeconds * 1_000,
+    maxBackoffMs: 600_000,
+    defaultMaxAttempts: config.jobMaxAttempts,
+  })
+  const training = new TrainingService({ context, queue, versions, collab, events: liveEvents })
+  training.start()
   registerModelRoutes(api, context, versions)
+  registerTrainingRoutes(api, context, training, versions, liveEvents)
+  registerWorkerRoutes(api, context, training)
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
 
   const app = express()
@@ -182,7 +214,11 @@ export function createApp(config: Config): TesseraApp {
     context,
     collab,
     generatedAdminPassword,
+    initialized: initialized.then(() => undefined),
+    training,
     async close() {
+      training.stop()
+      liveEvents.close()
       await collab.close()
       if (db.open) db.close()
     },

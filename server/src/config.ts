@@ -101,8 +101,35 @@ export const ConfigSchema = z.object({
   demo: booleanFromEnv.default(true),
   logLevel: z.enum(['silent', 'error', 'info', 'debug']).default('info'),
   clientDir: z.string().optional(),
-  /** Folder of model versions (one sub-folder with card.json per version). */
+  /**
+   * Folder of the shipped base model versions (one sub-folder with card.json each; the repo's
+   * models/). Each is registered once in the data folder; projects start on the newest.
+   */
   modelsDir: z.string().optional(),
+  /** `npm start` runs one local CPU training worker (false: only workers that join by token). */
+  localWorker: booleanFromEnv.default(true),
+  /** The Python that runs the local worker (Debian's, which has PyTorch). */
+  workerPython: z.string().min(1).default('/usr/bin/python3'),
+  /** A training job's lease: a worker that sends no heartbeat for this long loses the job. */
+  jobLeaseSeconds: z.coerce.number().positive().default(60),
+  /** How often a worker sends a heartbeat (progress, and hears "cancel"). */
+  jobHeartbeatSeconds: z.coerce.number().positive().default(5),
+  /** Attempts of a training job before it fails for good. */
+  jobMaxAttempts: z.coerce.number().int().positive().default(3),
+  /** Backoff before a job's next attempt: this × 2^(attempt−1) seconds, at most 10 minutes. */
+  jobBackoffSeconds: z.coerce.number().nonnegative().default(10),
+  /** Default wall-clock budget of a training job's training phase, in minutes. */
+  trainingMinutes: z.coerce.number().positive().default(5),
+  /** Default most optimiser steps of a training job. */
+  trainingMaxSteps: z.coerce.number().int().positive().default(20_000),
+  /** How often projects with an automatic training trigger are checked, in seconds. */
+  autoTrainCheckSeconds: z.coerce.number().positive().default(15),
+  /** Largest file a worker may upload (ONNX, checkpoint, card). */
+  maxModelFileBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
 })
 
 export type Config = z.infer<typeof ConfigSchema>
@@ -136,6 +163,16 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   logLevel: 'TESSERA_LOG_LEVEL',
   clientDir: 'TESSERA_CLIENT_DIR',
   modelsDir: 'TESSERA_MODELS_DIR',
+  localWorker: 'TESSERA_LOCAL_WORKER',
+  workerPython: 'TESSERA_WORKER_PYTHON',
+  jobLeaseSeconds: 'TESSERA_JOB_LEASE_SECONDS',
+  jobHeartbeatSeconds: 'TESSERA_JOB_HEARTBEAT_SECONDS',
+  jobMaxAttempts: 'TESSERA_JOB_MAX_ATTEMPTS',
+  jobBackoffSeconds: 'TESSERA_JOB_BACKOFF_SECONDS',
+  trainingMinutes: 'TESSERA_TRAINING_MINUTES',
+  trainingMaxSteps: 'TESSERA_TRAINING_MAX_STEPS',
+  autoTrainCheckSeconds: 'TESSERA_AUTO_TRAIN_CHECK_SECONDS',
+  maxModelFileBytes: 'TESSERA_MAX_MODEL_FILE_BYTES',
 }
 
 export function parseConfig(input: ConfigInput): Config {

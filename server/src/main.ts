@@ -3,6 +3,7 @@
 import { configFromEnv } from './config.ts'
 import { seedDemoProject } from './demo/seedDemoProject.ts'
 import { startServer } from './server.ts'
+import { type LocalWorker, startLocalWorker } from './workers/localWorker.ts'
 
 const config = configFromEnv(process.env)
 const server = await startServer(config, async (tessera) => {
@@ -14,9 +15,18 @@ const server = await startServer(config, async (tessera) => {
   if (config.demo) await seedDemoProject(tessera.context)
 })
 console.log(`Tessera listening on ${server.url} (data in ${config.dataDir})`)
+let localWorker: LocalWorker | null = null
 try {
   await server.started
   console.log('Tessera is ready')
+  if (config.localWorker) {
+    localWorker = startLocalWorker({
+      db: server.tessera.context.db,
+      log: server.tessera.context.log,
+      serverUrl: server.url,
+      python: config.workerPython,
+    })
+  }
 } catch (error) {
   console.error('Start-up failed:', error)
   await server.close()
@@ -29,12 +39,14 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) return
     stopping = true
     console.log(`${signal}: shutting down`)
-    server.close().then(
-      () => process.exit(0),
-      (error) => {
-        console.error(error)
-        process.exit(1)
-      },
-    )
+    Promise.resolve(localWorker?.stop())
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (error) => {
+          console.error(error)
+          process.exit(1)
+        },
+      )
   })
 }

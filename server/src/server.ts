@@ -33,9 +33,11 @@ export async function startServer(
     httpServer.once('error', reject)
     httpServer.listen(config.port, config.host, () => resolve())
   })
-  const started = (startup ? startup(tessera) : Promise.resolve()).then(() => {
-    tessera.context.ready = true
-  })
+  const started = tessera.initialized
+    .then(() => (startup ? startup(tessera) : undefined))
+    .then(() => {
+      tessera.context.ready = true
+    })
   const { port } = httpServer.address() as AddressInfo
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   let closing: Promise<void> | null = null

@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http'
 import express, { type Request, type Response } from 'express'
 import { z } from 'zod'
+import type { WorkerPrincipal } from '../workers/workerTokens.ts'
 import { HttpError } from './HttpError.ts'
 
 export const PROJECT_ROLES = ['viewer', 'annotator', 'reviewer', 'owner'] as const
@@ -33,6 +34,8 @@ export interface RouteContext<P, Q, B> {
   query: Q
   body: B
   principal: Principal | null
+  /** The training worker calling, on routes with auth 'worker'. */
+  worker: WorkerPrincipal | null
   /** Role in the project named by :projectId, when the route declares projectRole. */
   role: ProjectRole | null
   req: Request
@@ -46,7 +49,8 @@ export interface RouteSpec<PS, QS, BS> {
   path: string
   summary: string
   tag: string
-  auth: 'public' | 'user' | 'admin'
+  /** 'worker': a worker token (and nothing else) is accepted; no CSRF (no cookies). */
+  auth: 'public' | 'user' | 'admin' | 'worker'
   /** Minimum role in the project named by the :projectId path parameter. */
   projectRole?: ProjectRole
   params?: PS
@@ -90,7 +94,10 @@ export class ApiRouter {
   readonly router = express.Router()
   private readonly specs: RouteSpec<AnyZod, AnyZod, AnyZod>[] = []
 
-  constructor(private readonly access: AccessControl) {}
+  constructor(
+    private readonly access: AccessControl,
+    private readonly workerAuth: (req: IncomingMessage) => WorkerPrincipal | null = () => null,
+  ) {}
 
   route<
     PS extends AnyZod | undefined = undefined,
@@ -99,22 +106,29 @@ export class ApiRouter {
   >(spec: RouteSpec<PS, QS, BS>): void {
     this.specs.push(spec as unknown as RouteSpec<AnyZod, AnyZod, AnyZod>)
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
-      const principal =
-        spec.auth === 'public' ? this.access.authenticate(req) : this.requirePrincipal(req)
-      if (spec.auth === 'admin' && !principal?.isAdmin) {
-        throw new HttpError(403, 'Only an administrator can do this')
-      }
-      // Public routes (login, token) take credentials in the body; a stale cookie must not block them.
-      const needsCsrf = spec.auth !== 'public' && principal?.via === 'session'
-      if (needsCsrf && UNSAFE_METHODS.has(spec.method)) {
-        const sent = req.get('x-csrf-token')
-        if (!sent || sent !== principal.csrfToken) {
-          throw new HttpError(
-            403,
-            'Missing or invalid CSRF token (send X-CSRF-Token)',
-            undefined,
-            'csrf',
-          )
+      let principal: Principal | null = null
+      let worker: WorkerPrincipal | null = null
+      if (spec.auth === 'worker') {
+        worker = this.workerAuth(req)
+        if (!worker) throw new HttpError(401, 'Send a valid worker token (Authorization: Bearer)')
+      } else {
+        principal =
+          spec.auth === 'public' ? this.access.authenticate(req) : this.requirePrincipal(req)
+        if (spec.auth === 'admin' && !principal?.isAdmin) {
+          throw new HttpError(403, 'Only an administrator can do this')
+        }
+        // Public routes (login, token) take credentials in the body; a stale cookie must not block them.
+        const needsCsrf = spec.auth !== 'public' && principal?.via === 'session'
+        if (needsCsrf && UNSAFE_METHODS.has(spec.method)) {
+          const sent = req.get('x-csrf-token')
+          if (!sent || sent !== principal?.csrfToken) {
+            throw new HttpError(
+              403,
+              'Missing or invalid CSRF token (send X-CSRF-Token)',
+              undefined,
+              'csrf',
+            )
+          }
         }
       }
       const params = parsePart(spec.params, req.params, 'path') as Infer<PS>
@@ -131,7 +145,8 @@ export class ApiRouter {
       }
       const query = parsePart(spec.query, req.query, 'query') as Infer<QS>
       const body = parsePart(spec.body, req.body ?? {}, 'body') as Infer<BS>
-      const result = await spec.handler({ params, query, body, principal, role, req, res })
+      const ctx = { params, query, body, principal, worker, role, req, res }
+      const result = await spec.handler(ctx)
       if (res.headersSent) return
       if (result === undefined) res.status(spec.status ?? 204).end()
       else res.status(spec.status ?? 200).json(result)
@@ -171,7 +186,12 @@ export class ApiRouter {
         parameters,
         'x-auth': spec.auth,
         ...(spec.projectRole ? { 'x-project-role': spec.projectRole } : {}),
-        security: spec.auth === 'public' ? [] : [{ cookieSession: [] }, { bearerToken: [] }],
+        security:
+          spec.auth === 'public'
+            ? []
+            : spec.auth === 'worker'
+              ? [{ workerToken: [] }]
+              : [{ cookieSession: [] }, { bearerToken: [] }],
         responses: {} as Record<string, object>,
       }
       if (spec.body) {
@@ -222,6 +242,7 @@ export class ApiRouter {
         securitySchemes: {
           cookieSession: { type: 'apiKey', in: 'cookie', name: 'tessera_session' },
           bearerToken: { type: 'http', scheme: 'bearer' },
+          workerToken: { type: 'http', scheme: 'bearer', description: 'A worker token (tsw_…)' },
         },
         schemas: {
           Error: {

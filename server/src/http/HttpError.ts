@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'csrf'
   | 'not_found'
   | 'conflict'
+  /** A worker's lease on a job ended (expired, cancelled or another attempt): stop the job. */
+  | 'lease-lost'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unprocessable'
