@@ -37,7 +37,7 @@ function deferred<T = void>() {
 
 function setup() {
   const log: string[] = []
-  const loads = new Map<string, ReturnType<typeof deferred>>()
+  const loads = new Map<string, ReturnType<typeof deferred<void>>>()
   let progress: ((imageKey: string, p: EncodingProgress) => void) | null = null
   const worker: AssistWorker = {
     open: async (key) => {
@@ -60,7 +60,7 @@ function setup() {
   }
   const load = (model: CurrentModel) => {
     log.push(`load ${model.version}`)
-    const d = deferred()
+    const d = deferred<void>()
     loads.set(model.version, d)
     return d.promise
   }
