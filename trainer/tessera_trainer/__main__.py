@@ -1,10 +1,11 @@
-"""Command line: python -m tessera_trainer {pretrain,export,evaluate} (see trainer/README.md).
+"""Command line: python -m tessera_trainer {pretrain,export,evaluate,work} (see trainer/README.md).
 Parses arguments, chooses the device once and hands typed options to the modules."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -18,7 +19,9 @@ from .evaluate import evaluate
 from .export import export_onnx, file_info, write_parity_fixture
 from .model import ModelConfig, network_costs
 from .pretrain import CARD_FILE, CHECKPOINT_FILE, PretrainOptions, choose_device, load_checkpoint, pretrain
+from .remote import default_cache_dir
 from .train import TrainConfig
+from .worker import WorkerOptions, default_worker_name, run_worker, token_from
 
 
 def _widths(text: str) -> tuple:
@@ -26,6 +29,14 @@ def _widths(text: str) -> tuple:
     if len(values) != 4 or min(values) < 1:
         raise argparse.ArgumentTypeError("four positive integers, e.g. 16,32,64,96")
     return values
+
+
+def _chosen_proposals(previous: Optional[dict]) -> Optional[dict]:
+    """A card's tuned proposal thresholds (and how they were chosen), kept by a re-export."""
+    keys = ("foregroundThreshold", "seedThreshold", "minSeedArea", "minArea", "tuning")
+    if not previous or not all(key in previous for key in keys[:4]):
+        return None
+    return {key: previous[key] for key in keys if key in previous}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", type=Path, required=True)
     ev.add_argument("--all", action="store_true", help="every image, not only the held-out part")
     ev.add_argument("--max-clicks", type=int, default=20)
+
+    work = commands.add_parser("work", help="lease and run training jobs from a Tessera server")
+    work.add_argument("--server", required=True, help="the server's URL, e.g. http://localhost:3000")
+    work.add_argument("--token", default=None, help="worker token (default: $TESSERA_WORKER_TOKEN)")
+    # Also accepted after the command; SUPPRESS keeps the global --device when it is not given here.
+    work.add_argument("--device", choices=["auto", "cpu", "cuda"], default=argparse.SUPPRESS)
+    work.add_argument("--once", action="store_true", help="wait for one job, run it and exit")
+    work.add_argument("--name", default=None, help="worker name shown in the app (default: host-pid)")
+    work.add_argument("--cache", type=Path, default=None, help="download cache (default: ~/.cache/tessera-worker)")
+    work.add_argument("--wait", type=float, default=20.0, help="long-poll seconds per lease request (at most 60)")
     return parser
 
 
@@ -72,6 +93,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = choose_device(args.device)
+    if args.command == "work":
+        if not args.threads and device.type == "cpu":
+            torch.set_num_threads(os.cpu_count() or 1)
+        if not 0 <= args.wait <= 60:
+            raise SystemExit("work: --wait is between 0 and 60 seconds")
+        options = WorkerOptions(
+            server=args.server,
+            token=token_from(args.token, dict(os.environ)),
+            device=device,
+            name=args.name or default_worker_name(),
+            cache=args.cache or default_cache_dir(),
+            wait_seconds=args.wait,
+            once=args.once,
+        )
+        return run_worker(options)
     if args.command == "pretrain":
         if args.steps is None and args.minutes is None:
             raise SystemExit("pretrain: give --steps or --minutes")
@@ -118,6 +154,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             files,
             previous.get("training", {}),
             previous.get("metrics", {}),
+            proposals=_chosen_proposals(previous.get("proposals")),
         )
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         print(json.dumps({"event": "exported", "out": str(args.out)}))

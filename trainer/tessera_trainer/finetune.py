@@ -132,6 +132,7 @@ class FinetuneResult:
     state: bytes  # the final resume state
     resumed_from: Optional[Dict[str, float]] = None
     validation_loss: Optional[float] = None
+    synthetic_images: int = 0  # synthetic images generated for this run's batches
     extra: Dict[str, object] = field(default_factory=dict)
 
 
@@ -332,5 +333,5 @@ def finetune(
     return FinetuneResult(
         steps=current["step"], seconds=current["seconds"], records=records, points=points,
         stopped=stopped[0] if stopped else None, state=final, resumed_from=resumed_from,
-        validation_loss=latest["validation"], extra=extra,
+        validation_loss=latest["validation"], synthetic_images=sampler.generated, extra=extra,
     )

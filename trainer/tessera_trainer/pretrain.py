@@ -30,7 +30,7 @@ from .evaluate import evaluate
 from .export import export_onnx, file_info, write_parity_fixture
 from .model import ClickDecoder, ImageEncoder, ModelConfig, build_networks, network_costs, widen_state
 from .synth import random_synthetic_image
-from .train import TrainConfig, TrainRecord, train
+from .train import LOSSES, TrainConfig, TrainRecord, train
 
 CHECKPOINT_FILE = "checkpoint.pt"
 CARD_FILE = "card.json"
@@ -204,8 +204,7 @@ def pretrain(options: PretrainOptions, device: torch.device, log: Callable[[str]
             "augmentations": "random object-centred crops, scale 0.65-1.5, flips, 90-degree rotations, gamma "
             "0.6-1.6, contrast 0.8-1.2, offset +-0.05, Gaussian noise, second channel dropped",
         },
-        "losses": "click: BCE + Dice (full resolution) + 0.4 BCE (upsampled low-resolution logits); "
-        "foreground: BCE + Dice; distance: BCE against the normalised distance",
+        "losses": LOSSES,
         "lossCurve": loss_curve(records),
     }
     card = build_card(options.version, options.parent_version, options.model, costs, files, training, metrics)

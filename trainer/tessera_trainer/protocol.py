@@ -1,5 +1,5 @@
 """The worker protocol's shapes (shared/schemas/training.ts: LeasedJob, TrainingConfig,
-DatasetItem, DatasetPage, HeartbeatResponse, JobProgress, JobHistoryPoint) as typed dataclasses,
+DatasetItem, DatasetPage, HeartbeatResponse, JobProgress) as typed dataclasses,
 parsed and checked at the edge so that the rest of the worker trusts them. No I/O.
 """
 
@@ -223,19 +223,6 @@ class JobProgress:
             "validation": self.validation,
             "etaSeconds": None if self.eta_seconds is None else max(0.0, round(self.eta_seconds, 1)),
         }
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One point of the job's loss / validation chart."""
-
-    step: int
-    seconds: float
-    loss: Optional[float]
-    validation_loss: Optional[float] = None
-
-    def to_json(self) -> Dict[str, object]:
-        return {"step": self.step, "seconds": max(0.0, self.seconds), "loss": self.loss, "validationLoss": self.validation_loss}
 
 
 @dataclass(frozen=True)

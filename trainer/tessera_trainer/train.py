@@ -19,6 +19,12 @@ from .data import Batch, TrainingSampler
 from .model import FEATURE_STRIDE, ClickDecoder, ImageEncoder
 
 
+LOSSES = (
+    "click: BCE + Dice (full resolution) + 0.4 BCE (upsampled low-resolution logits); "
+    "foreground: BCE + Dice; distance: BCE against the normalised distance"
+)
+
+
 @dataclass
 class TrainConfig:
     steps: Optional[int] = None
