@@ -142,12 +142,12 @@ export function JobCard({
       {open && (
         <div className="stack-tight">
           {(active || progress) && <ProgressBar job={job} />}
-          {progress && (
+          {progress && active && (
             <p className="small job-facts">
               <span data-testid="training.job.phase" data-phase={progress.phase}>
                 {PHASE_LABEL[progress.phase] ?? progress.phase}
               </span>
-              {active && progress.etaSeconds !== null && (
+              {progress.etaSeconds !== null && (
                 <span data-testid="training.job.eta">
                   about {formatSeconds(progress.etaSeconds)} left
                 </span>
@@ -155,12 +155,11 @@ export function JobCard({
               {progress.loss !== null && (
                 <span data-testid="training.job.loss">loss {progress.loss.toFixed(4)}</span>
               )}
-              {progress.validation &&
-                Object.entries(progress.validation).map(([name, value]) => (
-                  <span key={name}>
-                    {name} {value.toFixed(3)}
-                  </span>
-                ))}
+              {progress.validation?.loss !== undefined && (
+                <span data-testid="training.job.validation-loss">
+                  validation loss {progress.validation.loss.toFixed(4)}
+                </span>
+              )}
             </p>
           )}
           {job.history.length > 0 && <LossChart history={job.history} />}

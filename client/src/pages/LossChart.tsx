@@ -6,6 +6,10 @@ import 'uplot/dist/uPlot.min.css'
 import type { JobHistoryPoint } from '../../../shared/schemas/training.ts'
 
 const HEIGHT = 180
+/** Steps are whole numbers: ticks never fall between them. */
+const STEP_INCREMENTS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6,
+]
 
 function seriesOf(history: readonly JobHistoryPoint[]): uPlot.AlignedData {
   const points = [...history].sort((a, b) => a.step - b.step)
@@ -32,7 +36,10 @@ export function LossChart({ history }: { history: readonly JobHistoryPoint[] }) 
         scales: { x: { time: false } },
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
-        axes: [{ label: 'step' }, { label: 'loss', size: 56 }],
+        axes: [
+          { label: 'step', incrs: STEP_INCREMENTS },
+          { label: 'loss', size: 56 },
+        ],
         series: [
           { label: 'step' },
           { label: 'loss', stroke: '#2563eb', width: 1.5, spanGaps: true },

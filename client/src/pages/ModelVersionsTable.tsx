@@ -190,7 +190,7 @@ export function ModelVersionsTable({
                     ))}
                   </td>
                   {canManage && (
-                    <td className="actions">
+                    <td>
                       {!version.isCurrent && (
                         <button
                           type="button"
