@@ -1,6 +1,6 @@
 // One training job as it runs and after: state, attempt, progress with phase and ETA, the loss
 // chart, the log tail, its error, cancel, the version it made and how long each phase took.
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { ACTIVE_JOB_STATES, type TrainingJob } from '../../../shared/schemas/training.ts'
 import { api } from '../api/apiClient.ts'
 import { LossChart } from './LossChart.tsx'
@@ -28,6 +28,21 @@ export function formatSeconds(seconds: number): string {
 }
 
 export const formatTime = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—')
+
+/** The last lines of the worker's log, kept scrolled to the newest. */
+function LogTail({ lines }: { lines: string[] }) {
+  const pre = useRef<HTMLPreElement>(null)
+  const text = lines.join('\n')
+  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll when the text changes
+  useEffect(() => {
+    if (pre.current) pre.current.scrollTop = pre.current.scrollHeight
+  }, [text])
+  return (
+    <pre ref={pre} className="log-tail" data-testid="training.job.log">
+      {text}
+    </pre>
+  )
+}
 
 function ProgressBar({ job }: { job: TrainingJob }) {
   const progress = job.progress
@@ -163,11 +178,7 @@ export function JobCard({
             </p>
           )}
           {job.history.length > 0 && <LossChart history={job.history} />}
-          {logLines.length > 0 && (
-            <pre className="log-tail" data-testid="training.job.log">
-              {logLines.slice(-LOG_LINES).join('\n')}
-            </pre>
-          )}
+          {logLines.length > 0 && <LogTail lines={logLines.slice(-LOG_LINES)} />}
           {(skipped.length > 0 || job.trainingSet.suggestionsLeftOut > 0) && (
             <p className="muted small">
               Not trained on:{' '}
