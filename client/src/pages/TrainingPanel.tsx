@@ -9,12 +9,18 @@ import {
   type TrainingPreview,
 } from '../../../shared/schemas/training.ts'
 import { api } from '../api/apiClient.ts'
-import { useProjectEvents } from '../api/projectEvents.ts'
+import { type ChannelState, useProjectEvents } from '../api/projectEvents.ts'
 import { useResource } from '../app/useResource.ts'
 import { AutoTrainSetting } from './AutoTrainSetting.tsx'
 import { JobCard } from './JobCard.tsx'
 import { type ModelVersionList, ModelVersionsTable } from './ModelVersionsTable.tsx'
 import { TrainControl } from './TrainControl.tsx'
+
+const LIVE_LABEL: Record<ChannelState, string> = {
+  open: 'Live',
+  connecting: 'Connecting…',
+  closed: 'Offline: retrying…',
+}
 
 /** Finished jobs shown below the active one. */
 const RECENT_JOBS = 8
@@ -66,11 +72,11 @@ export function TrainingPanel({ projectId, role }: { projectId: number; role: Pr
         </p>
         <span
           className={`live-dot live-${live}`}
-          title={live === 'open' ? 'Live updates on' : 'Live updates: reconnecting…'}
+          title="Jobs and versions update as they change"
           data-testid="training.live"
           data-state={live}
         >
-          {live === 'open' ? 'Live' : 'Reconnecting…'}
+          {LIVE_LABEL[live]}
         </span>
       </div>
       <div className="training-controls">
