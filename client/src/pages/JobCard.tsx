@@ -16,6 +16,8 @@ const PHASE_LABEL: Record<string, string> = {
   upload: 'uploading',
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+
 const TIMING_LABEL: Record<string, string> = { queueWait: 'queue wait' }
 
 /** "45 s", "3 min 5 s", "1 h 2 min" */
@@ -116,11 +118,16 @@ export function JobCard({
           {job.cancelRequested && active ? 'cancelling' : job.state}
         </span>
         <span className="muted small" data-testid="training.job.attempt">
-          attempt {job.attempt} of {job.maxAttempts}
+          {job.attempt === 0 ? 'not started' : `attempt ${job.attempt} of ${job.maxAttempts}`}
         </span>
         <span className="muted small">
-          from {job.baseVersion.name} · {job.trainingSet.images} images · {job.trainingSet.objects}{' '}
-          objects · {job.triggeredBy?.username ?? 'automatic'} · {formatTime(job.createdAt)}
+          {[
+            `from ${job.baseVersion.name}`,
+            plural(job.trainingSet.images, 'image'),
+            plural(job.trainingSet.objects, 'object'),
+            job.triggeredBy?.username ?? 'automatic',
+            formatTime(job.createdAt),
+          ].join(' · ')}
         </span>
         <span className="toolbar-gap" />
         {job.resultVersion && (
