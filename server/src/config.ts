@@ -119,7 +119,7 @@ export const ConfigSchema = z.object({
   /** Backoff before a job's next attempt: this × 2^(attempt−1) seconds, at most 10 minutes. */
   jobBackoffSeconds: z.coerce.number().nonnegative().default(10),
   /** Default wall-clock budget of a training job's training phase, in minutes. */
-  trainingMinutes: z.coerce.number().positive().default(5),
+  trainingMinutes: z.coerce.number().positive().default(3),
   /** Default most optimiser steps of a training job. */
   trainingMaxSteps: z.coerce.number().int().positive().default(20_000),
   /** How often projects with an automatic training trigger are checked, in seconds. */

@@ -255,6 +255,35 @@ describe('the training loop', () => {
     await test.admin.request('POST', `/api/projects/${other.projectId}/jobs/${job.body.id}/cancel`)
   })
 
+  it("keeps a deleted image's samples for the queued job that froze them", async () => {
+    const frozen = await labelledProject(test.admin, await syntheticImages(2, 64, 700), 'Deleted')
+    const job = await test.admin.request('POST', `/api/projects/${frozen.projectId}/jobs`, {})
+    expect(job.status).toBe(201)
+    const deleted = await test.admin.request(
+      'DELETE',
+      `/api/projects/${frozen.projectId}/images/${frozen.imageIds[0]}`,
+    )
+    expect(deleted.status).toBe(204)
+    const worker = ApiClient.withToken(test.url, token)
+    const lease = await worker.request('POST', '/api/worker/lease', {
+      waitSeconds: 0,
+      worker: { name: 'manual', device: 'none' },
+    })
+    expect(lease.body.job.id).toBe(job.body.id)
+    const page = await worker.request('GET', lease.body.job.dataset)
+    expect(page.body.items).toHaveLength(2)
+    for (const item of page.body.items) {
+      const samples = await worker.raw('GET', item.samples.url)
+      expect(samples.status).toBe(200)
+    }
+    await test.admin.request('POST', `/api/projects/${frozen.projectId}/jobs/${job.body.id}/cancel`)
+    await worker.request('POST', `/api/worker/jobs/${job.body.id}/fail`, {
+      attempt: 1,
+      error: 'cancelled',
+      retry: false,
+    })
+  })
+
   it('queues a job by itself every N newly done images', async () => {
     const files = await syntheticImages(2, 64, 500)
     const auto = await labelledProject(test.admin, files, 'Automatic')

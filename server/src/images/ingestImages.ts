@@ -194,13 +194,20 @@ export async function ingestImages(
 }
 
 /**
- * Deletes blobs that no image row references any more (content is shared across images) and no
- * upload in progress holds.
+ * Deletes blobs that no image row references any more (content is shared across images), no
+ * upload in progress holds, and no unfinished training job's frozen set reads (a deleted image's
+ * samples stay until the job that froze them ends; they are not collected afterwards).
  */
 export async function releaseBlobs(context: AppContext, keys: Iterable<string>): Promise<void> {
   const stillUsed = context.db.prepare(
     `SELECT 1 FROM images WHERE sha256 = @key OR raw_key = @key OR thumbnail_key = @key
-       OR EXISTS (SELECT 1 FROM json_each(images.tiles_json, '$.keys') WHERE value = @key) LIMIT 1`,
+       OR EXISTS (SELECT 1 FROM json_each(images.tiles_json, '$.keys') WHERE value = @key)
+     UNION ALL
+     SELECT 1 FROM jobs JOIN training_sets ON training_sets.job_id = jobs.id,
+       json_each(training_sets.items_json) AS item
+     WHERE jobs.state IN ('queued', 'leased', 'running')
+       AND json_extract(item.value, '$.samplesKey') = @key
+     LIMIT 1`,
   )
   const inFlight = blobsInFlight.get(context)
   for (const key of new Set(keys)) {
