@@ -104,6 +104,8 @@ export function registerWorkerRoutes(
       const job = await training.held(worker!, params.jobId)
       if (!(await training.blobKeysFor(job)).has(params.sha256))
         throw new HttpError(403, `That blob is not part of job ${params.jobId}`)
+      if (!(await blobs.has(params.sha256)))
+        throw new HttpError(410, `Blob ${params.sha256} of job ${params.jobId} is gone`)
       const bytes = await blobs.get(params.sha256)
       res.set({ 'Content-Type': 'application/octet-stream', ETag: `"${params.sha256}"` })
       res.send(bytes)
