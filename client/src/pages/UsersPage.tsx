@@ -5,6 +5,7 @@ import { api } from '../api/apiClient.ts'
 import { useDocumentTitle } from '../app/router.ts'
 import { useAction } from '../app/useAction.ts'
 import { useResource } from '../app/useResource.ts'
+import { WorkerTokensPanel } from './WorkerTokensPanel.tsx'
 
 export function UsersPage() {
   useDocumentTitle('Users')
@@ -97,6 +98,7 @@ export function UsersPage() {
           Create user
         </button>
       </form>
+      <WorkerTokensPanel />
     </div>
   )
 }
