@@ -17,6 +17,7 @@ from .card import build_card
 from .data import load_labelled_folder
 from .evaluate import evaluate
 from .export import export_onnx, file_info, write_parity_fixture
+from .finetune import FinetuneOptions
 from .model import ModelConfig, network_costs
 from .pretrain import CARD_FILE, CHECKPOINT_FILE, PretrainOptions, choose_device, load_checkpoint, pretrain
 from .remote import default_cache_dir
@@ -85,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     work.add_argument("--name", default=None, help="worker name shown in the app (default: host-pid)")
     work.add_argument("--cache", type=Path, default=None, help="download cache (default: ~/.cache/tessera-worker)")
     work.add_argument("--wait", type=float, default=20.0, help="long-poll seconds per lease request (at most 60)")
+    work.add_argument("--checkpoint-seconds", type=float, default=FinetuneOptions.checkpoint_every_seconds,
+                      help="upload a resume checkpoint this often while training (default: %(default)s)")
     return parser
 
 
@@ -98,6 +101,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             torch.set_num_threads(os.cpu_count() or 1)
         if not 0 <= args.wait <= 60:
             raise SystemExit("work: --wait is between 0 and 60 seconds")
+        if args.checkpoint_seconds <= 0:
+            raise SystemExit("work: --checkpoint-seconds is positive")
         options = WorkerOptions(
             server=args.server,
             token=token_from(args.token, dict(os.environ)),
@@ -106,6 +111,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cache=args.cache or default_cache_dir(),
             wait_seconds=args.wait,
             once=args.once,
+            checkpoint_seconds=args.checkpoint_seconds,
         )
         return run_worker(options)
     if args.command == "pretrain":

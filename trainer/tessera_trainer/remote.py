@@ -267,8 +267,10 @@ def download_dataset(
     model_channels: int,
     source: str,
     log: Callable[[Dict[str, object]], None] = lambda event: None,
+    before_item: Callable[[], None] = lambda: None,
 ) -> DownloadedDataset:
-    """Every page of the set, every image's samples and labels (cached by sha256)."""
+    """Every page of the set, every image's samples and labels (cached by sha256). before_item
+    runs before each image (a worker stops a cancelled job there by raising)."""
     items: List[DatasetItem] = []
     images: List[LabelledImage] = []
     classes: List[Dict[str, Any]] = []
@@ -278,6 +280,7 @@ def download_dataset(
         total = page.total
         classes = page.classes or classes
         for item in page.items:
+            before_item()
             contents = []
             for ref in (item.samples, item.labels):
                 path, fresh = cache.fetch(client, ref)

@@ -20,6 +20,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
+from .finetune import FinetuneOptions
 from .heartbeat import JobStatus
 from .remote import BlobCache, ServerError, ServerUnreachable, WorkerClient
 from .training_job import TrainingJob
@@ -36,6 +37,8 @@ class WorkerOptions:
     cache: Path
     wait_seconds: float = 20.0
     once: bool = False
+    # How often a running job uploads a resume checkpoint.
+    checkpoint_seconds: float = FinetuneOptions.checkpoint_every_seconds
 
 
 class Shutdown(Exception):
@@ -101,7 +104,8 @@ class Worker:
                     continue
                 self.status = JobStatus(total_steps=job.config.max_steps)
                 try:
-                    outcome = TrainingJob(self.client, self.cache, job, self.options.device, self.status, self.emit).run()
+                    outcome = TrainingJob(self.client, self.cache, job, self.options.device, self.status, self.emit,
+                                          checkpoint_seconds=self.options.checkpoint_seconds).run()
                 finally:
                     self.status = None
                 self.emit({"event": "job-ended", "job": job.id, "state": outcome.state, "error": outcome.error})

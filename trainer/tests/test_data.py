@@ -13,6 +13,7 @@ from tessera_trainer.data import (
     prepare_image,
     sample_crop,
 )
+from tessera_trainer.normalization import normalize_with_own_stats
 from tessera_trainer.png import _read_png_pure, read_png, write_png
 from tessera_trainer.synth import generate_image
 
@@ -65,6 +66,34 @@ class LabelledFolderTest(unittest.TestCase):
             self.assertEqual(item.image.shape, (2, 48, 64))
             self.assertEqual(item.image.dtype, np.float32)
             self.assertTrue(0 <= item.image.min() and item.image.max() <= 1)
+
+    def test_16_bit_colour_and_grey_images_load_exactly_with_the_servers_channel_rule(self):
+        rng = np.random.default_rng(8)
+        labels = np.zeros((6, 9), dtype=np.uint16)
+        labels[1:5, 2:7] = 1
+        cases = {
+            # 16-bit RGB: red and green feed the two model channels, each with its own statistics.
+            "rgb16": (rng.integers(0, 65536, (6, 9, 3)).astype(np.uint16), lambda p: p[..., :3]),
+            # Grey stored as R = G = B is one channel, as the server keeps it.
+            "grey_rgb": (np.repeat(rng.integers(0, 256, (6, 9, 1)).astype(np.uint8), 3, axis=2), lambda p: p[..., :1]),
+            # A fully opaque alpha channel is dropped; any other is kept as a channel.
+            "opaque_rgba": (np.concatenate([rng.integers(0, 256, (6, 9, 3)), np.full((6, 9, 1), 255)], axis=2).astype(np.uint8),
+                            lambda p: p[..., :3]),
+            "grey_alpha16": (rng.integers(0, 65536, (6, 9, 2)).astype(np.uint16), lambda p: p),
+        }
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder) / "colour"
+            (root / "images").mkdir(parents=True)
+            (root / "labels").mkdir()
+            for name, (pixels, _) in cases.items():
+                write_png(root / "images" / f"{name}.png", pixels)
+                write_png(root / "labels" / f"{name}.png", labels)
+            items = {item.image_id: item for item in load_labelled_folder(root, 2, held_out=None)}
+        for name, (pixels, kept) in cases.items():
+            raw = np.moveaxis(kept(pixels), 2, 0)
+            np.testing.assert_array_equal(items[name].image, normalize_with_own_stats(raw, 2), err_msg=name)
+        self.assertFalse(items["grey_rgb"].image[1].any())
+        self.assertEqual(float(items["rgb16"].image.max()), 1.0)
 
     def test_label_of_another_size_names_the_file(self):
         with tempfile.TemporaryDirectory() as folder:

@@ -18,6 +18,7 @@ from tessera_trainer.pretrain import PretrainOptions, pretrain
 from tessera_trainer.train import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from card_schema import REPOSITORY, assert_valid_card  # noqa: E402
 from test_data import write_folder  # noqa: E402
 
 
@@ -81,6 +82,10 @@ class TinyPretrainTest(unittest.TestCase):
         for entry in card["files"].values():
             self.assertEqual((self.out / entry["path"]).stat().st_size, entry["bytes"])
         self.assertTrue(any('"event": "train"' in line for line in self.lines))
+
+    def test_cards_match_the_json_schema(self):
+        assert_valid_card(self, json.loads((self.out / "card.json").read_text()))
+        assert_valid_card(self, json.loads((REPOSITORY / "models" / "v0" / "card.json").read_text()))
 
     def test_parity_fixture_holds_decodable_tensors(self):
         fixture = json.loads((self.out / "parity.json").read_text())
