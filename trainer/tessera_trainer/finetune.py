@@ -220,7 +220,7 @@ def finetune(
     validation_items: Sequence[LabelledImage],
     options: FinetuneOptions,
     device: torch.device,
-    callbacks: FinetuneCallbacks = FinetuneCallbacks(),
+    callbacks: Optional[FinetuneCallbacks] = None,
     resume: Optional[Dict[str, object]] = None,
     extra: Optional[Dict[str, object]] = None,
 ) -> FinetuneResult:
@@ -230,6 +230,7 @@ def finetune(
     usable = [item for item in train_items if has_training_objects(item)]
     if not usable:
         raise ValueError("no training image has an object of at least 8 pixels")
+    callbacks = callbacks or FinetuneCallbacks()
     extra = dict(extra or {})
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)

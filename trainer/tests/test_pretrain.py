@@ -100,10 +100,16 @@ class TinyPretrainTest(unittest.TestCase):
     def test_export_command_rebuilds_the_files_from_the_checkpoint(self):
         again = Path(self.folder.name) / "again"
         again.mkdir()
-        (again / "card.json").write_text((self.out / "card.json").read_text())
+        previous = json.loads((self.out / "card.json").read_text())
+        previous["proposals"].update(minArea=32, minSeedArea=16, tuning={"method": "by hand"})
+        (again / "card.json").write_text(json.dumps(previous))
         self.assertEqual(main(["--device", "cpu", "export", "--checkpoint", str(self.out / "checkpoint.pt"), "--out", str(again)]), 0)
         card = json.loads((again / "card.json").read_text())
         self.assertEqual(card["metrics"], self.card["metrics"])
+        # Tuned proposal thresholds survive a re-export.
+        self.assertEqual((card["proposals"]["minArea"], card["proposals"]["minSeedArea"]), (32, 16))
+        self.assertEqual(card["proposals"]["tuning"], {"method": "by hand"})
+        assert_valid_card(self, card)
         fixture = json.loads((again / "parity.json").read_text())
         original = json.loads((self.out / "parity.json").read_text())
         self.assertEqual(fixture["decoder"]["outputs"]["mask"]["data"], original["decoder"]["outputs"]["mask"]["data"])

@@ -4,6 +4,7 @@ downloading again; a lost lease stops the job without completing; a cancel fails
 Tiny randomly initialised model, 48 x 64 images, a few steps on the CPU."""
 
 import json
+import signal
 import sys
 import tempfile
 import unittest
@@ -72,7 +73,8 @@ class WorkerProtocolTest(unittest.TestCase):
         events = []
         options = WorkerOptions(server=server.url, token="secret", device=torch.device("cpu"), name="test-worker",
                                 cache=cache, wait_seconds=0, once=True)
-        status = Worker(options, emit=events.append).serve()
+        self.worker = Worker(options, emit=events.append)
+        status = self.worker.serve()
         return status, events
 
     def test_a_job_from_lease_to_complete_then_a_resumed_attempt_from_the_cache(self):
@@ -161,6 +163,26 @@ class WorkerProtocolTest(unittest.TestCase):
             fails = [r["json"] for r in server.calls("/fail")]
             self.assertEqual([(f["error"], f["retry"], f["attempt"]) for f in fails], [("cancelled", False, 1)])
             self.assertEqual(server.calls("/complete"), [])
+
+    def test_sigterm_during_training_hands_in_a_checkpoint_and_fails_with_retry(self):
+        with FakeServer() as server:
+            def reply(n):
+                if n == 3:  # as if Slurm's SIGTERM arrived now
+                    self.worker.on_signal(signal.SIGTERM, None)
+                return 200, {"cancel": False, "leaseSeconds": 30}
+
+            server.heartbeat_reply = reply
+            status, events = self.serve(server, Path(self.folder.name) / "cache-term",
+                                        config={"minutes": 1, "maxSteps": 100000, "batchSize": 2, "cropSize": 32})
+            self.assertEqual(status, 0)
+            self.assertEqual([e["state"] for e in events if e["event"] == "job-ended"], ["stopped"])
+            fails = [r["json"] for r in server.calls("/fail")]
+            self.assertEqual([(f["retry"], f["attempt"]) for f in fails], [(True, 1)])
+            self.assertIn("SIGTERM", fails[0]["error"])
+            self.assertEqual(server.calls("/complete"), [])
+            # The state at the stop went up before the fail, for the next attempt to resume from.
+            order = [r["path"].split("/")[-1] for r in server.requests if r["method"] != "GET" and "heartbeat" not in r["path"]]
+            self.assertEqual(order[order.index("fail") - 1], "checkpoint")
 
 
 if __name__ == "__main__":
