@@ -1,88 +1,20 @@
-// Model versions on a real SQLite database and blob store: the shipped v0 registered once, a
-// project's current version through promotions and rollbacks, the auto-promotion rule, names,
-// and the checks on uploaded files (with models/v0's real files as the good case).
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+// Project model versions on a real SQLite database and blob store: names, candidates from jobs,
+// the current version through promotions and rollbacks, listeners told after commit, the
+// auto-promotion rule, the version list and file reads.
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EvaluationMetrics } from '../../../shared/schemas/training.ts'
-import { FileBlobStore, sha256Hex } from '../blobs/BlobStore.ts'
-import { type Db, openDatabase } from '../db/database.ts'
-import { HttpError } from '../http/HttpError.ts'
+import { sha256Hex } from '../blobs/BlobStore.ts'
+import { DEFAULT_MODELS_DIR } from './baseVersions.ts'
+import type { NewModelVersion } from './ModelVersions.ts'
 import {
-  DEFAULT_MODELS_DIR,
-  type ModelChangeListener,
-  ModelVersions,
-  type NewModelVersion,
-} from './ModelVersions.ts'
+  dataFolder,
+  expectHttpError,
+  removeModelVersionFixtures,
+  v0Card,
+  v0File,
+} from './modelVersionFixtures.ts'
 
-const V0 = path.join(DEFAULT_MODELS_DIR, 'v0')
-const v0File = (name: string) => fs.readFileSync(path.join(V0, name))
-const v0Card = () => JSON.parse(v0File('card.json').toString('utf8'))
-
-const folders: string[] = []
-const databases: Db[] = []
-afterEach(() => {
-  for (const db of databases.splice(0)) if (db.open) db.close()
-  for (const folder of folders.splice(0)) fs.rmSync(folder, { recursive: true, force: true })
-})
-
-function temporaryFolder(prefix: string) {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  folders.push(folder)
-  return folder
-}
-
-type Change = Parameters<ModelChangeListener>[1] & { projectId: number }
-
-/** A data folder (SQLite + blobs) with a user and two projects; open() reopens it. */
-function dataFolder() {
-  const root = temporaryFolder('tessera-versions-')
-  const changes: Change[] = []
-  const open = () => {
-    const db = openDatabase(path.join(root, 'tessera.sqlite'))
-    databases.push(db)
-    const blobs = new FileBlobStore(path.join(root, 'blobs'))
-    const versions = new ModelVersions(db, blobs, (projectId, change) =>
-      changes.push({ projectId, ...change }),
-    )
-    return { db, blobs, versions }
-  }
-  const first = open()
-  const userId = Number(
-    first.db
-      .prepare(
-        "INSERT INTO users (username, display_name, password_hash) VALUES ('ana', 'Ana', 'x')",
-      )
-      .run().lastInsertRowid,
-  )
-  const project = (name: string) =>
-    Number(first.db.prepare('INSERT INTO projects (name) VALUES (?)').run(name).lastInsertRowid)
-  return {
-    ...first,
-    open,
-    changes,
-    userId,
-    projectId: project('Nuclei Cells'),
-    other: project('B'),
-  }
-}
-
-/** A copy of models/v0 as another base folder, with a different encoder when `changeEncoder`. */
-function copiedBase(name: string, options: { createdAt: string; changeEncoder: boolean }) {
-  const root = temporaryFolder('tessera-models-')
-  const dir = path.join(root, name)
-  fs.cpSync(V0, dir, { recursive: true })
-  const card = v0Card()
-  card.createdAt = options.createdAt
-  if (options.changeEncoder) {
-    const encoder = Buffer.concat([v0File('encoder.onnx'), Buffer.from([0])])
-    fs.writeFileSync(path.join(dir, 'encoder.onnx'), encoder)
-    card.files.encoder = { path: 'encoder.onnx', bytes: encoder.length, sha256: sha256Hex(encoder) }
-  }
-  fs.writeFileSync(path.join(dir, 'card.json'), JSON.stringify(card, null, 2))
-  return root
-}
+afterEach(removeModelVersionFixtures)
 
 const metrics = (auto_ap50: number, noc85: number): EvaluationMetrics => ({
   n_images: 4,
@@ -115,89 +47,7 @@ function jobResult(projectId: number, jobId: number, parentId: number): NewModel
   }
 }
 
-async function expectHttpError(promise: Promise<unknown>, status: number, message: RegExp) {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(HttpError)
-  expect((error as HttpError).status).toBe(status)
-  expect((error as HttpError).message).toMatch(message)
-}
-
 const settle = () => new Promise((resolve) => setImmediate(resolve))
-
-describe('base versions', () => {
-  it('registers models/v0 once, with its files in the blob store, across restarts', async () => {
-    const data = dataFolder()
-    const added = await data.versions.registerBaseVersions(DEFAULT_MODELS_DIR)
-    expect(added.map((v) => [v.name, v.projectId, v.state])).toEqual([['v0', null, 'current']])
-    const v0 = added[0]!
-    expect(Object.keys(v0.files).sort()).toEqual(['checkpoint', 'decoder', 'encoder', 'parity'])
-    const card = v0Card()
-    expect(v0.files.encoder).toEqual({
-      sha256: card.files.encoder.sha256,
-      bytes: card.files.encoder.bytes,
-    })
-    for (const file of Object.values(v0.files)) expect(await data.blobs.has(file.sha256)).toBe(true)
-    expect(v0.cardJson).toBe(v0File('card.json').toString('utf8'))
-    expect(v0.createdAt).toBe(new Date(card.createdAt).toISOString())
-
-    data.db.close()
-    const again = data.open()
-    expect(await again.versions.registerBaseVersions(DEFAULT_MODELS_DIR)).toEqual([])
-    const count = again.db.prepare('SELECT count(*) AS n FROM model_versions').get() as {
-      n: number
-    }
-    expect(count.n).toBe(1)
-  })
-
-  it('starts every project on the base, with file URLs by version id', async () => {
-    const data = dataFolder()
-    const [v0] = await data.versions.registerBaseVersions(DEFAULT_MODELS_DIR)
-    expect(data.versions.currentFor(data.projectId).id).toBe(v0!.id)
-    const current = data.versions.currentModel(data.projectId)
-    const base = `/api/projects/${data.projectId}/models/${v0!.id}/files`
-    expect(current).toMatchObject({ versionId: v0!.id, version: 'v0' })
-    expect(current.files).toEqual({
-      encoder: `${base}/encoder`,
-      decoder: `${base}/decoder`,
-      parity: `${base}/parity`,
-      checkpoint: `${base}/checkpoint`,
-      card: `${base}/card`,
-    })
-    expect(current.card.input.channels).toBe(2)
-  })
-
-  it('says so when no base is registered', async () => {
-    const data = dataFolder()
-    expect(await data.versions.registerBaseVersions('/nonexistent/models')).toEqual([])
-    expect(() => data.versions.currentFor(data.projectId)).toThrow(/no model version yet/)
-  })
-
-  it('registers a changed model under the same folder name as a new base, the newest current', async () => {
-    const data = dataFolder()
-    await data.versions.registerBaseVersions(DEFAULT_MODELS_DIR)
-    const newer = copiedBase('v0', { createdAt: '2027-01-02T00:00:00+00:00', changeEncoder: true })
-    const [added] = await data.versions.registerBaseVersions(newer)
-    expect(added!.name).toMatch(/^v0-[0-9a-f]{8}$/)
-    expect(data.versions.currentFor(data.projectId).id).toBe(added!.id)
-    expect(await data.versions.registerBaseVersions(newer)).toEqual([])
-
-    // An older card does not displace the newest base.
-    const older = copiedBase('vOld', { createdAt: '2020-01-01T00:00:00Z', changeEncoder: false })
-    await data.versions.registerBaseVersions(older)
-    expect(data.versions.currentFor(data.projectId).id).toBe(added!.id)
-  })
-
-  it('refuses a folder whose file is not the one its card names', async () => {
-    const data = dataFolder()
-    const root = copiedBase('v9', { createdAt: '2027-01-02T00:00:00Z', changeEncoder: false })
-    fs.appendFileSync(path.join(root, 'v9', 'decoder.onnx'), 'x')
-    await expect(data.versions.registerBaseVersions(root)).rejects.toThrow(/decoder.onnx: sha256/)
-    await expect(data.versions.whenRegistered()).rejects.toThrow(/decoder.onnx/)
-  })
-})
 
 describe('project versions', () => {
   async function registered() {
@@ -383,107 +233,6 @@ describe('project versions', () => {
       data.versions.readFile(data.other, theirs.id, 'weights'),
       404,
       /not weights/,
-    )
-  })
-})
-
-describe('uploaded files', () => {
-  const MAX = 64 * 1024 * 1024
-
-  async function registered() {
-    const data = dataFolder()
-    await data.versions.registerBaseVersions(DEFAULT_MODELS_DIR)
-    return data.versions
-  }
-
-  it("accepts models/v0's real files", async () => {
-    const versions = await registered()
-    for (const [name, file] of [
-      ['encoder', 'encoder.onnx'],
-      ['decoder', 'decoder.onnx'],
-      ['card', 'card.json'],
-      ['checkpoint', 'checkpoint.pt'],
-      ['parity', 'parity.json'],
-    ] as const) {
-      await versions.validateUpload(name, v0File(file), MAX)
-    }
-  })
-
-  it('refuses what a file of that name cannot be', async () => {
-    const versions = await registered()
-    await expectHttpError(
-      versions.validateUpload('encoder', Buffer.from('not a model'), MAX),
-      400,
-      /encoder is not an ONNX model/,
-    )
-    await expectHttpError(
-      versions.validateUpload('decoder', v0File('decoder.onnx'), 1000),
-      413,
-      /at most 1000/,
-    )
-    await expectHttpError(
-      versions.validateUpload('decoder', v0File('encoder.onnx'), MAX),
-      400,
-      /decoder's inputs are image; v0's card lists clicks, features, previousMask/,
-    )
-    const card = v0Card()
-    delete card.input.channels
-    await expectHttpError(
-      versions.validateUpload('card', Buffer.from(JSON.stringify(card)), MAX),
-      400,
-      /input\.channels/,
-    )
-    await expectHttpError(versions.validateUpload('card', Buffer.from('{'), MAX), 400, /not JSON/)
-    await expectHttpError(
-      versions.validateUpload('checkpoint', v0File('encoder.onnx'), MAX),
-      400,
-      /PyTorch zip checkpoint/,
-    )
-    await expectHttpError(versions.validateUpload('parity', Buffer.from('nan'), MAX), 400, /JSON/)
-    await expectHttpError(
-      versions.validateUpload('weights', Buffer.from('x'), MAX),
-      400,
-      /not weights/,
-    )
-  })
-
-  it('checks that a finished version’s card names its files and tensors', async () => {
-    const versions = await registered()
-    const card = v0Card()
-    const files = Object.fromEntries(
-      Object.entries(card.files as Record<string, { sha256: string; bytes: number }>).map(
-        ([name, file]) => [name, { sha256: file.sha256, bytes: file.bytes }],
-      ),
-    )
-    await versions.validateVersionFiles(card, {
-      ...files,
-      card: { sha256: 'f'.repeat(64), bytes: 1 },
-    })
-
-    const { parity: _parity, ...withoutParity } = files
-    await expectHttpError(
-      versions.validateVersionFiles(card, withoutParity),
-      400,
-      /lists a parity file that was not uploaded/,
-    )
-    await expectHttpError(
-      versions.validateVersionFiles(card, { ...files, decoder: files.encoder! }),
-      400,
-      /card's decoder .* is not the uploaded file/,
-    )
-    const renamed = v0Card()
-    renamed.decoder.outputs[0].name = 'mask'
-    await expectHttpError(
-      versions.validateVersionFiles(renamed, files),
-      400,
-      /decoder's outputs are coarse; the card lists mask/,
-    )
-    const channels = v0Card()
-    channels.input.channels = 3
-    await expectHttpError(
-      versions.validateVersionFiles(channels, files),
-      400,
-      /encoder takes 2 channels; the card's input.channels is 3/,
     )
   })
 })
