@@ -369,6 +369,30 @@ export class TrainingService {
     return job
   }
 
+  /**
+   * The job, if this worker's token holds the lease of `attempt` now. An attempt that has ended
+   * (its lease expired, the job was cancelled, finished or leased again) is a 409 lease-lost, as
+   * for heartbeats, so that the worker stops without storing anything; a job that another token
+   * holds, or held last, is a 403. (A requeued job keeps no holder: any token naming one of its
+   * past attempts hears 409.)
+   */
+  private async heldAttempt(worker: WorkerPrincipal, jobId: number, attempt: number) {
+    const holder = String(worker.tokenId)
+    const job = await this.queue.get(jobId)
+    if (!job) throw new HttpError(403, `This worker does not hold job ${jobId}`)
+    const held = job.state === 'leased' || job.state === 'running'
+    const current = job.leaseExpiresAt !== null && job.leaseExpiresAt > Date.now()
+    if (held && current && job.leaseHolder === holder && job.attempt === attempt) return job
+    if (job.leaseHolder === holder || (job.leaseHolder === null && job.attempt > 0))
+      throw new HttpError(
+        409,
+        `Attempt ${attempt} of job ${jobId} has ended`,
+        undefined,
+        'lease-lost',
+      )
+    throw new HttpError(403, `This worker does not hold job ${jobId}`)
+  }
+
   /** Whether a blob may go to the worker holding the job: its training data, base weights or
    * its own checkpoint, and nothing else. */
   async blobKeysFor(job: Job): Promise<Set<string>> {
@@ -397,7 +421,7 @@ export class TrainingService {
     name: ArtifactName,
     bytes: Buffer,
   ) {
-    await this.held(worker, jobId)
+    await this.heldAttempt(worker, jobId, attempt)
     await this.versions.validateUpload(name, bytes, this.context.config.maxModelFileBytes)
     const sha256 = await this.context.blobs.put(bytes)
     await this.leaseCall(() =>
@@ -410,7 +434,7 @@ export class TrainingService {
   }
 
   async putCheckpoint(worker: WorkerPrincipal, jobId: number, attempt: number, bytes: Buffer) {
-    await this.held(worker, jobId)
+    await this.heldAttempt(worker, jobId, attempt)
     await this.versions.validateUpload('checkpoint', bytes, this.context.config.maxModelFileBytes)
     const key = await this.context.blobs.put(bytes)
     await this.leaseCall(() =>
@@ -428,14 +452,7 @@ export class TrainingService {
         throw new HttpError(403, `This worker does not hold job ${jobId}`)
       return this.completion(before)
     }
-    const job = await this.held(worker, jobId)
-    if (job.attempt !== body.attempt)
-      throw new HttpError(
-        409,
-        `Attempt ${body.attempt} of job ${jobId} has ended`,
-        undefined,
-        'lease-lost',
-      )
+    const job = await this.heldAttempt(worker, jobId, body.attempt)
     const files: Partial<Record<ArtifactName, { sha256: string; bytes: number }>> = {}
     for (const [name, file] of Object.entries(job.artifacts)) {
       if (file.attempt === body.attempt)

@@ -24,6 +24,8 @@ export interface WorkerProcessOptions {
   cacheDir?: string
   /** Torch CPU threads. */
   threads?: number
+  /** How often a running job uploads a resume checkpoint (the trainer's default: 30 s). */
+  checkpointSeconds?: number
   onLine?: (line: string) => void
 }
 
@@ -35,6 +37,8 @@ export function spawnWorker(options: WorkerProcessOptions): ChildProcess {
   if (options.once) args.push('--once')
   if (options.name) args.push('--name', options.name)
   if (options.cacheDir) args.push('--cache', options.cacheDir)
+  if (options.checkpointSeconds)
+    args.push('--checkpoint-seconds', String(options.checkpointSeconds))
   const child = spawn(options.python ?? '/usr/bin/python3', args, {
     cwd: TRAINER_DIR,
     env: { ...process.env, TESSERA_WORKER_TOKEN: options.token, PYTHONUNBUFFERED: '1' },
