@@ -92,7 +92,8 @@ def history_json(point: ChartPoint) -> Dict[str, object]:
 
 
 class Heartbeat(threading.Thread):
-    """Sends a heartbeat at once and then every heartbeatSeconds until stopped."""
+    """Sends a heartbeat every heartbeatSeconds until stopped (the job sends the first itself,
+    before it starts the thread, so that the job is running on the server before any work)."""
 
     def __init__(self, client: WorkerClient, job: LeasedJob, status: JobStatus, emit: Callable[[Dict[str, object]], None]):
         super().__init__(name=f"heartbeat-{job.id}", daemon=True)
@@ -101,7 +102,6 @@ class Heartbeat(threading.Thread):
         self._sending = threading.Lock()
 
     def run(self) -> None:
-        self.beat()
         while not self._done.wait(self.job.heartbeat_seconds):
             self.beat()
 

@@ -120,6 +120,7 @@ class TrainingJob:
         self.say({"event": "job", "attempt": job.attempt, "base": job.base.name, "result": job.result_name,
                   "resume": job.resume is not None, "config": job.config.to_json(), "device": str(self.device)})
         self.status.update(total_steps=job.config.max_steps)
+        self.heartbeat.beat()
         self.heartbeat.start()
         self.uploader.start()
         try:
@@ -178,6 +179,8 @@ class TrainingJob:
             if ModelConfig.from_dict(resume["model"]) != model_config:  # type: ignore[arg-type]
                 self.say({"event": "note", "message": "the resume checkpoint has another architecture; starting from the base"})
                 resume = None
+            else:
+                status.update(step=int(resume["step"]))  # type: ignore[arg-type]
         self.say({"event": "downloaded", "images": len(dataset.items), "bytes": dataset.downloaded_bytes,
                   "cachedFiles": dataset.cached_files})
         self._done("download", started)
