@@ -43,7 +43,10 @@ function editorWithModel() {
   })
   const assist: SegmentationAssist = {
     version: segmenter.card.version,
-    click: (key, clicks) => session.click(key, clicks),
+    click: async (key, clicks) => ({
+      ...(await session.click(key, clicks)),
+      modelVersion: segmenter.card.version,
+    }),
     forget: (key) => session.forget(key),
     propose: async (area) => {
       for (const tile of session.tilesMissingFor(area)) await session.encodeTile(tile)

@@ -27,6 +27,8 @@ export function Toolbar({
     : assisted && assisted.answered === assisted.clicks.length && !assisted.result?.rings
       ? 'No object under the clicks'
       : null
+  // Which version drew the mask in view: after a swap the old one's stays until the new answers.
+  const clickMask = assisted?.result?.rings ? assisted.result : null
   const [auto, setAuto] = useState<{ busy: boolean; message: string | null }>({
     busy: false,
     message: null,
@@ -92,6 +94,16 @@ export function Toolbar({
       {(assistNote ?? auto.message) && (
         <span className="model-status" data-testid="model.message">
           {assistNote ?? auto.message}
+        </span>
+      )}
+      {clickMask && (
+        <span
+          className="model-status"
+          data-testid="model.click-result"
+          data-model-version={clickMask.modelVersion}
+          aria-busy={assisted?.answered !== assisted?.clicks.length}
+        >
+          Mask from {clickMask.modelVersion}
         </span>
       )}
       {message && (

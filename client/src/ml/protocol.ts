@@ -19,6 +19,8 @@ export interface LoadResult {
 }
 
 export interface ClickResult extends ObjectMask {
+  /** The version whose weights computed this mask (the session's model card). */
+  modelVersion: string
   /** Time in the worker from taking the job to the mask's polygon (encode included if any). */
   workerMs: number
   timings: SessionTimings

@@ -200,6 +200,8 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
           const result = await session.click(message.objectKey, message.clicks)
           return {
             ...result,
+            // The segmenter that answered, not the version wanted: a load may have replaced it.
+            modelVersion: session.segmenter.card.version,
             workerMs: performance.now() - started,
             timings: { ...session.timings },
           }

@@ -507,6 +507,7 @@ describe('segmentation assist across model versions', () => {
           mask: new Uint8Array(100).fill(1),
           rings: [ring],
           encoded: false,
+          modelVersion: version,
         }
       },
       forget: (objectKey) => forgotten.push(objectKey),
@@ -530,15 +531,19 @@ describe('segmentation assist across model versions', () => {
     await settle()
     expect(editor.assistSettled).toBe(true)
     const key = editor.state.assisted!.key
+    expect(editor.state.assisted!.result?.modelVersion).toBe('v0')
 
     const v1 = fakeAssist('v1')
     editor.setAssist(v1.assist)
     expect(editor.state.assistVersion).toBe('v1')
     expect(v0.forgotten).toContain(key)
     expect(editor.assistSettled).toBe(false)
+    // The old version's mask stays in view, saying so, until the new version answers.
+    expect(editor.state.assisted!.result?.modelVersion).toBe('v0')
     editor.expectToBeIn('click.active')
     await settle()
     expect(editor.assistSettled).toBe(true)
+    expect(editor.state.assisted!.result?.modelVersion).toBe('v1')
     expect(v1.calls).toEqual([{ objectKey: key, clicks: 1 }])
     editor.key('Enter')
     expect(editor.getAnnotations()).toHaveLength(1)
