@@ -33,6 +33,7 @@ import { registerModelRoutes } from './models/routes.ts'
 import { registerProjectRoutes } from './projects/routes.ts'
 import { registerTrainingRoutes } from './training/routes.ts'
 import { TrainingService } from './training/TrainingService.ts'
+import { WorkerJobs } from './training/WorkerJobs.ts'
 import { registerWorkerRoutes } from './workers/routes.ts'
 import { authenticateWorker } from './workers/workerTokens.ts'
 
@@ -169,7 +170,8 @@ export function createApp(config: Config): TesseraApp {
   training.start()
   registerModelRoutes(api, context, versions)
   registerTrainingRoutes(api, context, training, versions, liveEvents)
-  registerWorkerRoutes(api, context, training)
+  const workerJobs = new WorkerJobs(context, queue, versions)
+  registerWorkerRoutes(api, context, workerJobs)
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
 
   const app = express()
@@ -218,6 +220,7 @@ export function createApp(config: Config): TesseraApp {
     training,
     async close() {
       training.stop()
+      workerJobs.stop()
       liveEvents.close()
       await collab.close()
       if (db.open) db.close()

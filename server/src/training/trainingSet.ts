@@ -144,6 +144,14 @@ export function readTrainingSet(db: Db, jobId: number): FrozenTrainingSet | null
   return { summary: JSON.parse(row.summary_json), items: JSON.parse(row.items_json) }
 }
 
+/** Only the summary of a job's frozen set (what a job's listing shows), or null. */
+export function readTrainingSetSummary(db: Db, jobId: number): TrainingSetSummary | null {
+  const row = db.prepare('SELECT summary_json FROM training_sets WHERE job_id = ?').get(jobId) as
+    | { summary_json: string }
+    | undefined
+  return row ? (JSON.parse(row.summary_json) as TrainingSetSummary) : null
+}
+
 /**
  * One page of a job's frozen set as the worker reads it, blobs by `urlOf(sha256)`; null when the
  * job has no set. Pages are read from the stored JSON by SQLite, not parsed whole here.

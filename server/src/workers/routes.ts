@@ -20,8 +20,8 @@ import {
 import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
 import { HttpError } from '../http/HttpError.ts'
-import type { TrainingService } from '../training/TrainingService.ts'
 import { datasetPage } from '../training/trainingSet.ts'
+import type { WorkerJobs } from '../training/WorkerJobs.ts'
 import { createWorkerToken, listWorkerTokens, revokeWorkerToken } from './workerTokens.ts'
 
 const Id = z.coerce.number().int().positive()
@@ -48,11 +48,7 @@ export async function readRawBody(req: Request, maxBytes: number): Promise<Buffe
   return Buffer.concat(chunks, total)
 }
 
-export function registerWorkerRoutes(
-  api: ApiRouter,
-  context: AppContext,
-  training: TrainingService,
-): void {
+export function registerWorkerRoutes(api: ApiRouter, context: AppContext, jobs: WorkerJobs): void {
   const { db, blobs, config } = context
 
   api.route({
@@ -64,7 +60,7 @@ export function registerWorkerRoutes(
     body: LeaseRequest,
     response: LeaseResponse,
     handler: async ({ body, worker, req }) => ({
-      job: await training.lease(worker!, body.worker, body.waitSeconds, req),
+      job: await jobs.lease(worker!, body.worker, body.waitSeconds, req),
     }),
   })
   api.route({
@@ -80,7 +76,7 @@ export function registerWorkerRoutes(
     }),
     response: DatasetPage,
     handler: async ({ params, query, worker }) => {
-      await training.held(worker!, params.jobId)
+      await jobs.held(worker!, params.jobId)
       const page = datasetPage(
         db,
         params.jobId,
@@ -101,8 +97,8 @@ export function registerWorkerRoutes(
     params: JobParams.extend({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
     response: { contentType: 'application/octet-stream', description: 'The blob' },
     handler: async ({ params, worker, res }) => {
-      const job = await training.held(worker!, params.jobId)
-      if (!(await training.blobKeysFor(job)).has(params.sha256))
+      const job = await jobs.held(worker!, params.jobId)
+      if (!(await jobs.blobKeysFor(job)).has(params.sha256))
         throw new HttpError(403, `That blob is not part of job ${params.jobId}`)
       if (!(await blobs.has(params.sha256)))
         throw new HttpError(410, `Blob ${params.sha256} of job ${params.jobId} is gone`)
@@ -120,7 +116,7 @@ export function registerWorkerRoutes(
     params: JobParams,
     body: HeartbeatBody,
     response: HeartbeatResponse,
-    handler: ({ params, body, worker }) => training.heartbeat(worker!, params.jobId, body),
+    handler: ({ params, body, worker }) => jobs.heartbeat(worker!, params.jobId, body),
   })
   api.route({
     method: 'put',
@@ -132,7 +128,7 @@ export function registerWorkerRoutes(
     query: AttemptQuery,
     handler: async ({ params, query, worker, req }) => {
       const bytes = await readRawBody(req, config.maxModelFileBytes)
-      await training.putCheckpoint(worker!, params.jobId, query.attempt, bytes)
+      await jobs.putCheckpoint(worker!, params.jobId, query.attempt, bytes)
     },
   })
   api.route({
@@ -146,7 +142,7 @@ export function registerWorkerRoutes(
     response: z.object({ sha256: z.string(), bytes: z.number().int() }),
     handler: async ({ params, query, worker, req }) => {
       const bytes = await readRawBody(req, config.maxModelFileBytes)
-      return training.putArtifact(worker!, params.jobId, query.attempt, params.name, bytes)
+      return jobs.putArtifact(worker!, params.jobId, query.attempt, params.name, bytes)
     },
   })
   api.route({
@@ -158,7 +154,7 @@ export function registerWorkerRoutes(
     params: JobParams,
     body: CompleteBody,
     response: CompleteResponse,
-    handler: ({ params, body, worker }) => training.complete(worker!, params.jobId, body),
+    handler: ({ params, body, worker }) => jobs.complete(worker!, params.jobId, body),
   })
   api.route({
     method: 'post',
@@ -168,7 +164,7 @@ export function registerWorkerRoutes(
     auth: 'worker',
     params: JobParams,
     body: FailBody,
-    handler: ({ params, body, worker }) => training.fail(worker!, params.jobId, body),
+    handler: ({ params, body, worker }) => jobs.fail(worker!, params.jobId, body),
   })
 
   api.route({
