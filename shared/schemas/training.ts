@@ -30,7 +30,10 @@ export type EvaluationMetrics = z.infer<typeof EvaluationMetrics>
 /** A training job's budget and recipe; every field has a server default. */
 export const TrainingConfig = z.object({
   /** Wall-clock budget of the training phase. */
-  minutes: z.number().positive().max(24 * 60),
+  minutes: z
+    .number()
+    .positive()
+    .max(24 * 60),
   /** Most optimiser steps (the budget ends training at whichever comes first). */
   maxSteps: z.number().int().positive().max(1_000_000),
   batchSize: z.number().int().positive().max(256).default(8),
@@ -101,7 +104,11 @@ export type TrainingJob = z.infer<typeof TrainingJob>
 export const TrainingJobList = z.object({ jobs: z.array(TrainingJob) })
 
 export const CreateTrainingJobBody = z.object({
-  minutes: z.number().positive().max(24 * 60).optional(),
+  minutes: z
+    .number()
+    .positive()
+    .max(24 * 60)
+    .optional(),
   maxSteps: z.number().int().positive().max(1_000_000).optional(),
 })
 
@@ -141,7 +148,10 @@ export const ModelVersionInfo = z.object({
   jobId: z.number().int().nullable(),
   triggeredBy: z.object({ userId: z.number().int(), username: z.string() }).nullable(),
   createdAt: z.string(),
-  files: z.record(z.string(), z.object({ sha256: z.string(), bytes: z.number().int(), url: z.string() })),
+  files: z.record(
+    z.string(),
+    z.object({ sha256: z.string(), bytes: z.number().int(), url: z.string() }),
+  ),
 })
 export type ModelVersionInfo = z.infer<typeof ModelVersionInfo>
 export const ModelVersionList = z.object({
@@ -265,7 +275,12 @@ export const FailBody = z.object({
 /** Files a worker uploads before completing (PUT /api/worker/jobs/:id/files/:name?attempt=N). */
 export const ARTIFACT_NAMES = ['encoder', 'decoder', 'card', 'checkpoint', 'parity'] as const
 export type ArtifactName = (typeof ARTIFACT_NAMES)[number]
-export const REQUIRED_ARTIFACTS: readonly ArtifactName[] = ['encoder', 'decoder', 'card', 'checkpoint']
+export const REQUIRED_ARTIFACTS: readonly ArtifactName[] = [
+  'encoder',
+  'decoder',
+  'card',
+  'checkpoint',
+]
 
 export const WorkerTokenInfo = z.object({
   id: z.number().int(),
