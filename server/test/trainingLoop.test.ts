@@ -284,6 +284,39 @@ describe('the training loop', () => {
     })
   })
 
+  it('holds a waiting worker until a job is queued, then hands it out at once', async () => {
+    const worker = ApiClient.withToken(test.url, token)
+    const lease = (waitSeconds: number) =>
+      worker.request('POST', '/api/worker/lease', {
+        waitSeconds,
+        worker: { name: 'poller', device: 'none' },
+      })
+    let started = Date.now()
+    const empty = await lease(1.5)
+    expect(empty.body.job).toBeNull()
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400)
+
+    const project = await labelledProject(test.admin, await syntheticImages(1, 64, 800), 'Poll')
+    started = Date.now()
+    const waiting = lease(20)
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const queuedAt = Date.now()
+    const job = await test.admin.request('POST', `/api/projects/${project.projectId}/jobs`, {})
+    const leased = await waiting
+    expect(leased.body.job?.id).toBe(job.body.id)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(Date.now() - queuedAt).toBeLessThan(3_000)
+    await test.admin.request(
+      'POST',
+      `/api/projects/${project.projectId}/jobs/${job.body.id}/cancel`,
+    )
+    await worker.request('POST', `/api/worker/jobs/${job.body.id}/fail`, {
+      attempt: 1,
+      error: 'cancelled',
+      retry: false,
+    })
+  })
+
   it('queues a job by itself every N newly done images', async () => {
     const files = await syntheticImages(2, 64, 500)
     const auto = await labelledProject(test.admin, files, 'Automatic')

@@ -4,7 +4,7 @@
 // lease ended gets 409 lease-lost and stops. Completion is idempotent per job and attempt and
 // registers the version, promoting it when it is not worse than the current one on the same
 // validation images.
-import type { IncomingMessage } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import {
   type ArtifactName,
@@ -49,11 +49,13 @@ export class WorkerJobs {
     worker: WorkerPrincipal,
     info: { name: string; device: string; host?: string },
     waitSeconds: number,
-    req: IncomingMessage,
+    res: ServerResponse,
   ): Promise<LeasedJob | null> {
     const deadline = Date.now() + waitSeconds * 1_000
     let gone = false
-    req.once('close', () => {
+    // The response closes early only when the worker went away (a request's own 'close' fires
+    // as soon as its body is read).
+    res.once('close', () => {
       gone = true
       for (const wake of this.waiters) wake()
     })

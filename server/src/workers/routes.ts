@@ -59,8 +59,8 @@ export function registerWorkerRoutes(api: ApiRouter, context: AppContext, jobs: 
     auth: 'worker',
     body: LeaseRequest,
     response: LeaseResponse,
-    handler: async ({ body, worker, req }) => ({
-      job: await jobs.lease(worker!, body.worker, body.waitSeconds, req),
+    handler: async ({ body, worker, res }) => ({
+      job: await jobs.lease(worker!, body.worker, body.waitSeconds, res),
     }),
   })
   api.route({
