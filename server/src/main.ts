@@ -7,13 +7,13 @@ import { type LocalWorker, startLocalWorker } from './workers/localWorker.ts'
 
 const config = configFromEnv(process.env)
 const server = await startServer(config, async (tessera) => {
-  if (tessera.generatedAdminPassword) {
-    console.log(
-      `\n  First start: created user "admin" with password ${tessera.generatedAdminPassword}\n  (set TESSERA_ADMIN_PASSWORD to choose it; this is shown only once)\n`,
-    )
-  }
   if (config.demo) await seedDemoProject(tessera.context)
 })
+if (server.tessera.generatedAdminPassword) {
+  console.log(
+    `\n  First start: created user "admin" with password ${server.tessera.generatedAdminPassword}\n  (set TESSERA_ADMIN_PASSWORD to choose it; this is shown only once)\n`,
+  )
+}
 console.log(`Tessera listening on ${server.url} (data in ${config.dataDir})`)
 let localWorker: LocalWorker | null = null
 try {

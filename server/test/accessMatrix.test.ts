@@ -7,7 +7,7 @@ import { ApiClient, startTestServer, type TestServer } from './harness.ts'
 interface Operation {
   method: string
   path: string
-  auth: 'public' | 'user' | 'admin'
+  auth: 'public' | 'user' | 'admin' | 'worker'
   projectRole?: string
 }
 
@@ -61,7 +61,20 @@ afterAll(() => server.close())
 describe('access rules on every route', () => {
   it('lists a good number of routes, each with declared access', () => {
     expect(operations.length).toBeGreaterThan(20)
-    for (const op of operations) expect(['public', 'user', 'admin']).toContain(op.auth)
+    for (const op of operations) expect(['public', 'user', 'admin', 'worker']).toContain(op.auth)
+  })
+
+  it('refuses every worker route to a logged-in user, even an admin (401: workers only)', async () => {
+    const workerOps = operations.filter((o) => o.auth === 'worker')
+    expect(workerOps.length).toBeGreaterThan(5)
+    for (const op of workerOps) {
+      const response = await server.admin.request(
+        op.method.toUpperCase(),
+        concretePath(op.path),
+        UNSAFE.has(op.method) ? {} : undefined,
+      )
+      expect(response.status, `${op.method} ${op.path}`).toBe(401)
+    }
   })
 
   it('refuses every non-public route without credentials (401)', async () => {
@@ -119,7 +132,10 @@ describe('access rules on every route', () => {
     const noCsrf = new ApiClient(server.url)
     await noCsrf.login('admin', 'admin-password-for-tests')
     noCsrf.sendCsrf = false
-    const writes = operations.filter((o) => o.auth !== 'public' && UNSAFE.has(o.method))
+    // Worker routes take no cookies at all (the test above).
+    const writes = operations.filter(
+      (o) => o.auth !== 'public' && o.auth !== 'worker' && UNSAFE.has(o.method),
+    )
     for (const op of writes) {
       const response = await noCsrf.request(
         op.method.toUpperCase(),

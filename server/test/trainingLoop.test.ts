@@ -134,6 +134,19 @@ describe('the training loop', () => {
     expect(validation.n_images).toBeGreaterThan(0)
     expect(validation.auto_ap50).toBeGreaterThanOrEqual(0)
 
+    // A retried completion (its answer lost) gives the same version, never a second one.
+    const retried = await ApiClient.withToken(test.url, token).request(
+      'POST',
+      `/api/worker/jobs/${job.id}/complete`,
+      { attempt: done.attempt, metrics: v1.metrics, timings: {} },
+    )
+    expect(retried.status).toBe(200)
+    expect(retried.body.version).toEqual({ id: v1.id, name: 'v1' })
+    const again = ModelVersionList.parse(
+      (await test.admin.request('GET', `/api/projects/${projectId}/models`)).body,
+    )
+    expect(again.versions.length).toBe(versions.versions.length)
+
     // Promoted or left as a candidate by the rule; either way an owner can make it current.
     if (versions.currentId !== v1.id) {
       const promoted = await test.admin.request(
