@@ -62,7 +62,6 @@ export interface TesseraApp {
   generatedAdminPassword: string | null
   /** Resolves when the shipped base model versions are registered (start-up waits for it). */
   initialized: Promise<void>
-  training: TrainingService
   /** Closes collaboration (flushing documents) and then the database. */
   close(): Promise<void>
 }
@@ -217,7 +216,6 @@ export function createApp(config: Config): TesseraApp {
     collab,
     generatedAdminPassword,
     initialized: initialized.then(() => undefined),
-    training,
     async close() {
       training.stop()
       workerJobs.stop()
