@@ -71,6 +71,25 @@ async function liveEvents(
   return events
 }
 
+/** A lease taken by hand (no Python): the job, or null when none is ready. */
+async function leaseNow(worker: ApiClient, name = 'manual') {
+  const response = await worker.request('POST', '/api/worker/lease', {
+    waitSeconds: 0,
+    worker: { name, device: 'none' },
+  })
+  return response.body.job
+}
+
+/** Cancels a job held by hand and ends it as its worker would on hearing so. */
+async function cancelHeld(worker: ApiClient, projectId: number, jobId: number) {
+  await test.admin.request('POST', `/api/projects/${projectId}/jobs/${jobId}/cancel`)
+  await worker.request('POST', `/api/worker/jobs/${jobId}/fail`, {
+    attempt: 1,
+    error: 'cancelled',
+    retry: false,
+  })
+}
+
 describe('the training loop', () => {
   it('says what Train will train on', async () => {
     const preview = await test.admin.request('GET', `/api/projects/${projectId}/training`)
@@ -187,11 +206,7 @@ describe('the training loop', () => {
     expect(replaced.body.error).toContain(`Replaced by job ${second.body.id}`)
     // A worker takes it: now a new request is refused until it ends.
     const worker = ApiClient.withToken(test.url, token)
-    const lease = await worker.request('POST', '/api/worker/lease', {
-      waitSeconds: 0,
-      worker: { name: 'manual', device: 'none' },
-    })
-    expect(lease.body.job.id).toBe(second.body.id)
+    expect((await leaseNow(worker)).id).toBe(second.body.id)
     const refused = await test.admin.request('POST', `/api/projects/${projectId}/jobs`, {})
     expect(refused.status).toBe(409)
     expect(refused.body.error).toMatch(/training/)
@@ -244,16 +259,13 @@ describe('the training loop', () => {
     const job = await test.admin.request('POST', `/api/projects/${other.projectId}/jobs`, {})
     const secondToken = await workerToken(test.admin, 'second')
     const holder = ApiClient.withToken(test.url, secondToken)
-    const leased = await holder.request('POST', '/api/worker/lease', {
-      waitSeconds: 0,
-      worker: { name: 'holder', device: 'none' },
-    })
-    expect(leased.body.job.id).toBe(job.body.id)
-    const page = await holder.request('GET', leased.body.job.dataset)
+    const leased = await leaseNow(holder, 'holder')
+    expect(leased.id).toBe(job.body.id)
+    const page = await holder.request('GET', leased.dataset)
     expect(page.status).toBe(200)
     const samples = page.body.items[0].samples.url as string
     expect((await holder.raw('GET', samples)).status).toBe(200)
-    expect((await worker.request('GET', leased.body.job.dataset)).status).toBe(403)
+    expect((await worker.request('GET', leased.dataset)).status).toBe(403)
     expect((await worker.raw('GET', samples)).status).toBe(403)
     // Only the job's own blobs, even for its holder.
     const foreign = samples.replace(/[0-9a-f]{64}$/, 'ab'.repeat(32))
@@ -264,7 +276,7 @@ describe('the training loop', () => {
     expect(
       (await test.admin.request('DELETE', `/api/admin/worker-tokens/${second.id}`)).status,
     ).toBe(204)
-    expect((await holder.request('GET', leased.body.job.dataset)).status).toBe(401)
+    expect((await holder.request('GET', leased.dataset)).status).toBe(401)
     await test.admin.request('POST', `/api/projects/${other.projectId}/jobs/${job.body.id}/cancel`)
   })
 
@@ -278,23 +290,15 @@ describe('the training loop', () => {
     )
     expect(deleted.status).toBe(204)
     const worker = ApiClient.withToken(test.url, token)
-    const lease = await worker.request('POST', '/api/worker/lease', {
-      waitSeconds: 0,
-      worker: { name: 'manual', device: 'none' },
-    })
-    expect(lease.body.job.id).toBe(job.body.id)
-    const page = await worker.request('GET', lease.body.job.dataset)
+    const leased = await leaseNow(worker)
+    expect(leased.id).toBe(job.body.id)
+    const page = await worker.request('GET', leased.dataset)
     expect(page.body.items).toHaveLength(2)
     for (const item of page.body.items) {
       const samples = await worker.raw('GET', item.samples.url)
       expect(samples.status).toBe(200)
     }
-    await test.admin.request('POST', `/api/projects/${frozen.projectId}/jobs/${job.body.id}/cancel`)
-    await worker.request('POST', `/api/worker/jobs/${job.body.id}/fail`, {
-      attempt: 1,
-      error: 'cancelled',
-      retry: false,
-    })
+    await cancelHeld(worker, frozen.projectId, job.body.id)
   })
 
   it('holds a waiting worker until a job is queued, then hands it out at once', async () => {
@@ -319,15 +323,7 @@ describe('the training loop', () => {
     expect(leased.body.job?.id).toBe(job.body.id)
     expect(Date.now() - started).toBeLessThan(10_000)
     expect(Date.now() - queuedAt).toBeLessThan(3_000)
-    await test.admin.request(
-      'POST',
-      `/api/projects/${project.projectId}/jobs/${job.body.id}/cancel`,
-    )
-    await worker.request('POST', `/api/worker/jobs/${job.body.id}/fail`, {
-      attempt: 1,
-      error: 'cancelled',
-      retry: false,
-    })
+    await cancelHeld(worker, project.projectId, job.body.id)
   })
 
   it('queues a job by itself every N newly done images', async () => {
