@@ -9,6 +9,7 @@ import { encodeMaskRle } from '../../shared/geometry/mask.ts'
 import { generateNuclei } from '../src/demo/syntheticNuclei.ts'
 import { connect, synced, tokenFor } from './collabClients.ts'
 import { ADMIN_PASSWORD, type ApiClient } from './harness.ts'
+import { waitUntil } from './workerRun.ts'
 
 export interface LabelledImageFile {
   name: string
@@ -91,14 +92,6 @@ export function writeInstanceMasks(
   return boxes.size
 }
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string) {
-  const started = Date.now()
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 /**
  * Creates a project with a `nucleus` class, uploads the images and labels every one of them as
  * done (as the admin, through the collaboration socket). Returns the ids.
@@ -134,12 +127,14 @@ export async function labelledProject(
       await synced(client)
       objects += writeInstanceMasks(client.doc, files[i], classId, origin)
       setReviewState(client.doc, { status: 'done' }, origin)
-      await waitFor(
+      await waitUntil(
         async () =>
           (await admin.request('GET', `/api/projects/${projectId}/images/${imageIds[i]}`)).body
-            .status === 'done',
+            .status,
+        (status) => status === 'done',
         20_000,
         `image ${imageIds[i]} done`,
+        50,
       )
     } finally {
       client.destroy()

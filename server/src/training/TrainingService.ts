@@ -18,7 +18,12 @@ import { HttpError } from '../http/HttpError.ts'
 import { type Job, JobConflict, type JobQueue } from '../jobs/JobQueue.ts'
 import type { ProjectEvents } from '../live/ProjectEvents.ts'
 import type { ModelVersions } from '../models/ModelVersions.ts'
-import { freezeTrainingSet, readTrainingSetSummary, storeTrainingSet } from './trainingSet.ts'
+import {
+  freezeTrainingSet,
+  readTrainingSetSummary,
+  storeTrainingSet,
+  trainableImagesNotIn,
+} from './trainingSet.ts'
 
 export const TRAIN = 'train'
 
@@ -194,20 +199,12 @@ export class TrainingService {
         if (await this.queue.active(id, TRAIN)) continue
         const latest = db
           .prepare(
-            `SELECT t.items_json FROM jobs j JOIN training_sets t ON t.job_id = j.id
-             WHERE j.project_id = ? AND j.kind = ? AND j.state = 'succeeded'
-             ORDER BY j.id DESC LIMIT 1`,
+            `SELECT id FROM jobs WHERE project_id = ? AND kind = ? AND state = 'succeeded'
+             ORDER BY id DESC LIMIT 1`,
           )
-          .get(id, TRAIN) as { items_json: string } | undefined
-        const trained = new Set(
-          latest
-            ? (JSON.parse(latest.items_json) as { imageId: number }[]).map((i) => i.imageId)
-            : [],
-        )
-        const done = db
-          .prepare("SELECT id FROM images WHERE project_id = ? AND status IN ('done', 'reviewed')")
-          .all(id) as { id: number }[]
-        const fresh = done.filter((image) => !trained.has(image.id)).length
+          .pluck()
+          .get(id, TRAIN) as number | undefined
+        const fresh = trainableImagesNotIn(db, id, latest ?? null)
         if (fresh < every) continue
         try {
           const job = await this.createJob(id, null, {})

@@ -211,6 +211,19 @@ export function jobBlobKeys(db: Db, jobId: number): Set<string> {
 }
 
 /**
+ * How many of the project's done or reviewed images the job's frozen set does not hold (all of
+ * them when there is no job), counted by SQLite from the stored set.
+ */
+export function trainableImagesNotIn(db: Db, projectId: number, jobId: number | null): number {
+  return db
+    .prepare(`SELECT count(*) FROM images i WHERE i.project_id = ? AND i.${TRAINABLE}
+      AND i.id NOT IN (SELECT json_extract(e.value, '$.imageId')
+        FROM training_sets t, json_each(t.items_json) e WHERE t.job_id = ?)`)
+    .pluck()
+    .get(projectId, jobId ?? -1) as number
+}
+
+/**
  * What pressing Train would train on. `objects` is an estimate from the image index (annotations
  * less pending suggestions): boxes and the like count there, and freezing decides exactly.
  * `newSinceCurrent` counts trainable images missing from the set of the job that trained the
@@ -235,15 +248,7 @@ export function trainingPreview(
           | number
           | null
           | undefined) ?? null)
-  const newSinceCurrent =
-    jobId === null
-      ? images
-      : (db
-          .prepare(`SELECT count(*) FROM images i WHERE i.project_id = ? AND i.${TRAINABLE}
-            AND i.id NOT IN (SELECT json_extract(e.value, '$.imageId')
-              FROM training_sets t, json_each(t.items_json) e WHERE t.job_id = ?)`)
-          .pluck()
-          .get(projectId, jobId) as number)
+  const newSinceCurrent = trainableImagesNotIn(db, projectId, jobId)
   const active = db
     .prepare(`SELECT id FROM jobs WHERE project_id = ? AND kind = 'train'
       AND state IN (${ACTIVE_JOB_STATES.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`)
