@@ -169,6 +169,14 @@ export const ProjectEvent = z.discriminatedUnion('type', [
     /** The project's current model after the change (what editors load). */
     current: CurrentModel,
   }),
+  /** A dataset export's progress, for the caller that chose `exportId` (ExportQuery.progress). */
+  z.object({
+    type: z.literal('export-progress'),
+    exportId: z.string(),
+    done: z.number().int(),
+    total: z.number().int(),
+    finished: z.boolean(),
+  }),
 ])
 export type ProjectEvent = z.infer<typeof ProjectEvent>
 

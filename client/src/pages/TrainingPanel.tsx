@@ -43,6 +43,7 @@ export function TrainingPanel({ projectId, role }: { projectId: number; role: Pr
         reloadPreview()
         return
       }
+      if (event.type !== 'job') return
       // Progress arrives every few seconds; a new state is what changes versions and preview.
       if (jobs.apply(event.job)) {
         reloadPreview()
