@@ -25,6 +25,7 @@ export const EXPORT_FORMAT_LABELS: Record<ExportFormat, string> = {
 }
 
 export const AnnotationOriginType = z.enum(['human', 'model'])
+export type AnnotationOriginType = z.infer<typeof AnnotationOriginType>
 
 /** A comma-separated query value as a list ('done,reviewed'); absent or empty = no filter. */
 const listParam = <T extends z.ZodType<unknown, string>>(item: T) =>

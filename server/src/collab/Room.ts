@@ -92,6 +92,8 @@ export class Room implements CollabRoom {
   outbox: Uint8Array[] = []
   /** Set when the image was deleted: nothing of the room is stored any more. */
   discarded = false
+  /** Why the last flush could not store its update (read by CollabServer.transact). */
+  storeError: unknown = undefined
 
   constructor(
     readonly name: string,

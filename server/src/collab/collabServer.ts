@@ -10,6 +10,8 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
+import type { TransactionOrigin } from '../../../shared/doc/origins.ts'
+import type { ImageExtent } from '../../../shared/doc/validation.ts'
 import { CLOSE_REASON, CloseCode } from '../../../shared/schemas/closeCodes.ts'
 import type { ProjectRole } from '../http/ApiRouter.ts'
 import type { Logger } from '../logger.ts'
@@ -204,7 +206,7 @@ export class CollabServer {
     }
   }
 
-  private openRoom(access: RoomAccess): Room {
+  private openRoom(access: Pick<RoomAccess, 'roomName' | 'imageId' | 'projectId' | 'image'>): Room {
     const existing = this.rooms.get(access.roomName)
     if (existing) return existing
     const room = new Room(access.roomName, access.imageId, access.projectId, access.image)
@@ -250,6 +252,7 @@ export class CollabServer {
     } catch (error) {
       // Not stored: relay nothing, and let the room's editors reconnect and sync again.
       this.options.log.error(`collab ${room.name}: an update could not be stored`, error)
+      room.storeError = error
       for (const connection of room.connections.values()) connection.close(1011, 'storage failed')
       return
     }
@@ -347,6 +350,41 @@ export class CollabServer {
         connection.close(CloseCode.NotFound, CLOSE_REASON[CloseCode.NotFound])
       room.connections.clear()
       this.destroyRoom(room)
+    }
+  }
+
+  /**
+   * The one way the server writes into an image's document, whether or not anyone has it open.
+   * `write` runs on a copy of the document; what it changed is then applied to the room in one
+   * transaction with `origin`, so a write that throws half-way changes nothing. A room nobody has
+   * open is loaded for the write exactly as for a connection (from storage, migrated, guarded,
+   * indexed), stored, and unloaded again; an open one changes live and its editors receive the
+   * change. Throws when `write` throws or the change could not be stored.
+   */
+  transact(
+    target: { imageId: number; projectId: number; image: ImageExtent },
+    write: (doc: Y.Doc) => void,
+    origin: TransactionOrigin,
+  ): void {
+    if (this.closing) throw new Error('The collaboration server is shutting down')
+    const roomName = `image:${target.imageId}`
+    const existing = this.rooms.get(roomName)
+    if (existing && existing.projectId !== target.projectId)
+      throw new Error(`${roomName} is not an image of project ${target.projectId}`)
+    const room = existing ?? this.openRoom({ roomName, ...target })
+    try {
+      const scratch = new Y.Doc({ gc: true })
+      Y.applyUpdate(scratch, Y.encodeStateAsUpdate(room.doc))
+      const before = Y.encodeStateVector(scratch)
+      write(scratch)
+      const change = Y.encodeStateAsUpdate(scratch, before)
+      scratch.destroy()
+      room.storeError = undefined
+      Y.applyUpdate(room.doc, change, origin)
+      if (room.storeError) throw room.storeError
+    } finally {
+      room.storeError = undefined
+      if (!existing && room.connections.size === 0 && !room.discarded) this.unload(room)
     }
   }
 

@@ -2,8 +2,6 @@
 // queued. Labels come from the image documents only (read as copies, never the live ones) and go
 // to the blob store by content; the raw samples are the stored originals' keys, never copied.
 import { createHash } from 'node:crypto'
-import * as Y from 'yjs'
-import { listAnnotations } from '../../../shared/doc/index.ts'
 import type { ImageDtype } from '../../../shared/schemas/images.ts'
 import {
   ACTIVE_JOB_STATES,
@@ -14,6 +12,7 @@ import {
 import { labelBytes, rasterizeInstanceLabels } from '../../../shared/training/instanceLabels.ts'
 import type { BlobStore } from '../blobs/BlobStore.ts'
 import type { CollabServer } from '../collab/index.ts'
+import { readImageAnnotations } from '../collab/readImageAnnotations.ts'
 import type { Db } from '../db/database.ts'
 import type { ImageRow } from '../images/imageRecords.ts'
 import { listClasses } from '../projects/index.ts'
@@ -76,38 +75,33 @@ export async function freezeTrainingSet(
   let suggestionsLeftOut = 0
   let objects = 0
   for (const row of rows) {
-    const doc = await collab.readDocument(`image:${row.id}`)
+    const { parsed, failed, stateVector } = await readImageAnnotations(collab, row)
     let item: TrainingSetItem | null = null
-    try {
-      const documentHash = sha256(Y.encodeStateVector(doc))
-      const { parsed, failed } = listAnnotations(doc, row)
-      add('invalid', failed.length)
-      const result = rasterizeInstanceLabels(row, parsed)
-      for (const [reason, n] of Object.entries(result.skipped)) add(reason, n)
-      suggestionsLeftOut += result.leftOut
-      if (result.instances.length === 0) add('emptyImages')
-      else {
-        const bytes = labelBytes(result.labels)
-        item = {
-          imageId: row.id,
-          name: row.name,
-          width: row.width,
-          height: row.height,
-          channels: row.channels,
-          dtype: row.dtype,
-          samplesKey: row.raw_key,
-          samplesBytes: row.width * row.height * row.channels * BYTES_PER_SAMPLE[row.dtype],
-          labelsKey: await blobs.put(bytes),
-          labelsBytes: bytes.byteLength,
-          instances: result.instances.flatMap(({ label, classId }) =>
-            classId === null ? [] : [{ label, classId }],
-          ),
-          documentHash,
-        }
-        objects += result.instances.length
+    const documentHash = sha256(stateVector)
+    add('invalid', failed.length)
+    const result = rasterizeInstanceLabels(row, parsed)
+    for (const [reason, n] of Object.entries(result.skipped)) add(reason, n)
+    suggestionsLeftOut += result.leftOut
+    if (result.instances.length === 0) add('emptyImages')
+    else {
+      const bytes = labelBytes(result.labels)
+      item = {
+        imageId: row.id,
+        name: row.name,
+        width: row.width,
+        height: row.height,
+        channels: row.channels,
+        dtype: row.dtype,
+        samplesKey: row.raw_key,
+        samplesBytes: row.width * row.height * row.channels * BYTES_PER_SAMPLE[row.dtype],
+        labelsKey: await blobs.put(bytes),
+        labelsBytes: bytes.byteLength,
+        instances: result.instances.flatMap(({ label, classId }) =>
+          classId === null ? [] : [{ label, classId }],
+        ),
+        documentHash,
       }
-    } finally {
-      doc.destroy()
+      objects += result.instances.length
     }
     if (item) items.push(item)
     await new Promise((resolve) => setImmediate(resolve))
