@@ -1,9 +1,11 @@
-// A project: its images (with upload), label classes, members and training, in tabs.
+// A project: its images (with upload), label classes, members, training and dataset import /
+// export, in tabs.
 import type { Project } from '../../../shared/schemas/projects.ts'
 import { Link } from '../app/Link.tsx'
 import { type ProjectTab, useDocumentTitle } from '../app/router.ts'
 import { useResource } from '../app/useResource.ts'
 import { ClassesPanel } from './ClassesPanel.tsx'
+import { DatasetPanel } from './datasets/DatasetPanel.tsx'
 import { ImagesPanel } from './ImagesPanel.tsx'
 import { MembersPanel } from './MembersPanel.tsx'
 import { TrainingPanel } from './TrainingPanel.tsx'
@@ -13,6 +15,7 @@ const TABS: readonly (readonly [ProjectTab, string])[] = [
   ['classes', 'Classes'],
   ['members', 'Members'],
   ['training', 'Training'],
+  ['data', 'Import / export'],
 ]
 
 export function ProjectPage({ projectId, tab }: { projectId: number; tab: ProjectTab }) {
@@ -51,6 +54,7 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: Projec
       {tab === 'classes' && <ClassesPanel projectId={projectId} canEdit={role === 'owner'} />}
       {tab === 'members' && <MembersPanel projectId={projectId} canEdit={role === 'owner'} />}
       {tab === 'training' && <TrainingPanel key={projectId} projectId={projectId} role={role} />}
+      {tab === 'data' && <DatasetPanel key={projectId} projectId={projectId} role={role} />}
     </div>
   )
 }
