@@ -21,10 +21,12 @@ import {
 } from './collab/index.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/database.ts'
+import { registerExportRoutes } from './export/index.ts'
 import { ApiRouter } from './http/ApiRouter.ts'
 import { errorMiddleware } from './http/errorMiddleware.ts'
 import { HttpError } from './http/HttpError.ts'
 import { registerImageRoutes } from './images/routes.ts'
+import { registerImportRoutes } from './imports/index.ts'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.ts'
 import { ProjectEvents } from './live/ProjectEvents.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -169,6 +171,8 @@ export function createApp(config: Config): TesseraApp {
   training.start()
   registerModelRoutes(api, context, versions)
   registerTrainingRoutes(api, context, training, versions, liveEvents)
+  registerExportRoutes(api, context, collab, liveEvents)
+  registerImportRoutes(api, context, collab)
   const workerJobs = new WorkerJobs(context, queue, versions)
   registerWorkerRoutes(api, context, workerJobs)
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })

@@ -1,0 +1,455 @@
+// Importing a dataset into an existing project: plan (the dry run) matches each annotated image to
+// a project image (by file name, then by the sha256 of the file the archive brings) or to an image
+// the archive brings, resolves class names, and checks every geometry against its image; commit
+// applies the plan all or nothing: new images, new classes, then each image's document through
+// CollabServer.transact (loaded or not). A failure undoes what was done before it.
+import { createHash } from 'node:crypto'
+import sharp from 'sharp'
+import {
+  createAnnotation,
+  deleteAnnotation,
+  modelOrigin,
+  SERVER_ORIGIN,
+  userOrigin,
+} from '../../../shared/doc/index.ts'
+import { geometryProblem } from '../../../shared/doc/validation.ts'
+import {
+  fileStem,
+  type ImportedAnnotation,
+  type ImportedImage,
+} from '../../../shared/formats/dataset.ts'
+import { PALETTE } from '../../../shared/imaging/palette.ts'
+import { Geometry } from '../../../shared/schemas/annotation.ts'
+import type { ImportOptions, ImportReport } from '../../../shared/schemas/datasets.ts'
+import type { LabelClass } from '../../../shared/schemas/projects.ts'
+import type { AppContext } from '../app.ts'
+import type { CollabServer } from '../collab/collabServer.ts'
+import type { ProjectRole } from '../http/ApiRouter.ts'
+import { HttpError } from '../http/HttpError.ts'
+import { getImageRow, type ImageRow, listImageRows } from '../images/imageRecords.ts'
+import { deleteImage, ingestImages } from '../images/ingestImages.ts'
+import { createClass, deleteClass, listClasses } from '../projects/index.ts'
+import type { ArchiveEntry, ImportArchive } from './ImportArchive.ts'
+import {
+  archiveImages,
+  type DatasetFormat,
+  detectFormat,
+  readImportedDataset,
+} from './importFormats.ts'
+
+const PAGE_SUFFIX = / \[page \d+\/\d+\]$/
+
+/** Where one imported image's annotations go. */
+interface Target {
+  fileName: string
+  row: ImageRow | null
+  /** The archive's file of an image the project lacks (created on commit). */
+  entry: ArchiveEntry | null
+  matchedBy: 'name' | 'sha256' | 'new'
+  width: number
+  height: number
+  annotations: ImportedAnnotation[]
+}
+
+export interface ImportPlan {
+  report: ImportReport
+  targets: Target[]
+  /** Class name → what it becomes. */
+  classes: Map<
+    string,
+    { action: 'existing' | 'create' | 'map' | 'none'; classId: number | null; color?: string }
+  >
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+
+/** The project's images by name (without a page suffix), by stem and by sha256; first page wins. */
+function projectImageIndex(rows: ImageRow[]) {
+  const byName = new Map<string, ImageRow>()
+  const byStem = new Map<string, ImageRow[]>()
+  const bySha = new Map<string, ImageRow>()
+  for (const row of rows) {
+    const name = row.name.replace(PAGE_SUFFIX, '')
+    if (!byName.has(name)) byName.set(name, row)
+    const stem = fileStem(name)
+    byStem.set(stem, [...(byStem.get(stem) ?? []), row])
+    if (!bySha.has(row.sha256)) bySha.set(row.sha256, row)
+  }
+  return { byName, byStem, bySha }
+}
+
+export async function planImport(
+  context: AppContext,
+  projectId: number,
+  role: ProjectRole,
+  archive: ImportArchive,
+  options: ImportOptions,
+): Promise<ImportPlan> {
+  const format: DatasetFormat =
+    options.format === 'auto' ? await detectFormat(archive) : options.format
+  const rows = listImageRows(context.db, projectId)
+  const project = projectImageIndex(rows)
+  const brought = archiveImages(archive)
+  const broughtByName = new Map<string, ArchiveEntry>()
+  const broughtByStem = new Map<string, ArchiveEntry>()
+  for (const entry of brought) {
+    const name = entry.path.split('/').pop()!
+    if (!broughtByName.has(name)) broughtByName.set(name, entry)
+    if (!broughtByStem.has(fileStem(name))) broughtByStem.set(fileStem(name), entry)
+  }
+  // A Tessera export says which file was which image (by sha256), even without the images.
+  const manifestSha = new Map<string, string>()
+  const manifest = archive.entries.find((e) => e.path === 'manifest.json')
+  if (manifest) {
+    try {
+      const json = JSON.parse((await archive.read(manifest)).toString('utf8'))
+      for (const f of json?.files ?? []) {
+        if (typeof f?.fileName === 'string' && typeof f?.sha256 === 'string')
+          manifestSha.set(f.fileName, f.sha256)
+      }
+    } catch {
+      // Not ours after all: matching by name and by the images' bytes still works.
+    }
+  }
+
+  const entryShas = new Map<ArchiveEntry, string>()
+  const shaOf = async (entry: ArchiveEntry) => {
+    let digest = entryShas.get(entry)
+    if (!digest) {
+      digest = sha256(await archive.read(entry))
+      entryShas.set(entry, digest)
+    }
+    return digest
+  }
+  const entrySizes = new Map<ArchiveEntry, { width: number; height: number }>()
+  const sizeOfEntry = async (entry: ArchiveEntry) => {
+    let size = entrySizes.get(entry)
+    if (!size) {
+      const meta = await sharp(await archive.read(entry), {
+        limitInputPixels: context.config.maxImagePixels,
+      })
+        .metadata()
+        .catch(() => null)
+      size = { width: meta?.width ?? 0, height: meta?.height ?? 0 }
+      entrySizes.set(entry, size)
+    }
+    return size
+  }
+
+  /** Where the annotations of a file named `fileName` go. */
+  const resolve = async (
+    fileName: string,
+  ): Promise<Omit<Target, 'annotations' | 'fileName'> | null> => {
+    const name = fileName.split(/[\\/]/).pop() ?? fileName
+    const stem = fileStem(name)
+    const byName = project.byName.get(name)
+    if (byName)
+      return {
+        row: byName,
+        entry: null,
+        matchedBy: 'name',
+        width: byName.width,
+        height: byName.height,
+      }
+    const entry = broughtByName.get(name) ?? broughtByStem.get(stem) ?? null
+    const digest = entry ? await shaOf(entry) : manifestSha.get(name)
+    const bySha = digest ? project.bySha.get(digest) : undefined
+    if (bySha)
+      return {
+        row: bySha,
+        entry: null,
+        matchedBy: 'sha256',
+        width: bySha.width,
+        height: bySha.height,
+      }
+    // Formats that name images by stem only (GeoJSON, label images, YOLO files) match a unique stem.
+    const byStem = project.byStem.get(stem)
+    if (!entry && byStem?.length === 1)
+      return {
+        row: byStem[0],
+        entry: null,
+        matchedBy: 'name',
+        width: byStem[0].width,
+        height: byStem[0].height,
+      }
+    if (entry) return { row: null, entry, matchedBy: 'new', ...(await sizeOfEntry(entry)) }
+    return null
+  }
+
+  const dataset = await readImportedDataset(archive, format, options, async (stem) => {
+    const rowsOfStem = project.byStem.get(stem)
+    const entry = broughtByStem.get(stem)
+    if (rowsOfStem?.length === 1 && !entry) {
+      const row = rowsOfStem[0]
+      return { fileName: row.name.replace(PAGE_SUFFIX, ''), width: row.width, height: row.height }
+    }
+    if (entry) {
+      const target = await resolve(entry.path)
+      if (target)
+        return {
+          fileName: entry.path.split('/').pop()!,
+          width: target.width,
+          height: target.height,
+        }
+    }
+    return null
+  })
+
+  const problems = [...dataset.problems]
+  const targets = new Map<string, Target>()
+  const unmatched: ImportReport['unmatched'] = []
+  for (const image of dataset.images) {
+    const found = await resolve(image.fileName)
+    if (!found) {
+      unmatched.push({ fileName: image.fileName, annotations: image.annotations.length })
+      continue
+    }
+    const key = found.row ? `row:${found.row.id}` : `entry:${found.entry!.path}`
+    const target = targets.get(key) ?? { fileName: image.fileName, ...found, annotations: [] }
+    targets.set(key, target)
+    checkImage(image, target, problems)
+  }
+
+  // Classes by name: the project's own first, then the caller's mapping, else created.
+  const projectClasses = listClasses(context.db, projectId)
+  const counts = new Map<string, number>()
+  for (const target of targets.values())
+    for (const a of target.annotations)
+      if (a.className !== null) counts.set(a.className, (counts.get(a.className) ?? 0) + 1)
+  const classes: ImportPlan['classes'] = new Map()
+  for (const [name] of counts) {
+    const mapping = options.classMap[name]
+    const existing = findClass(projectClasses, name)
+    if (mapping?.action === 'map') {
+      const mapped = projectClasses.find((c) => c.id === mapping.classId)
+      if (!mapped)
+        problems.push({
+          source: `class "${name}"`,
+          message: `maps to class ${mapping.classId}, which this project does not have`,
+        })
+      classes.set(name, { action: 'map', classId: mapping.classId })
+    } else if (mapping?.action === 'none') classes.set(name, { action: 'none', classId: null })
+    else if (existing) classes.set(name, { action: 'existing', classId: existing.id })
+    else {
+      if (role !== 'owner')
+        problems.push({
+          source: `class "${name}"`,
+          message:
+            "is not a class of this project and only the project's owner can create classes: map it to an existing class or to no class",
+        })
+      classes.set(name, {
+        action: 'create',
+        classId: null,
+        color: dataset.classes.find((c) => c.name === name)?.color,
+      })
+    }
+  }
+
+  const targetList = [...targets.values()]
+  const report: ImportReport = {
+    format,
+    dryRun: options.dryRun,
+    committed: false,
+    matched: targetList.map((t) => ({
+      fileName: t.fileName,
+      imageId: t.row?.id ?? null,
+      matchedBy: t.matchedBy,
+      annotations: t.annotations.length,
+    })),
+    unmatched,
+    classes: [...classes].map(([name, c]) => ({
+      name,
+      classId: c.classId,
+      action: c.action,
+      annotations: counts.get(name) ?? 0,
+    })),
+    problems,
+    converted: dataset.converted,
+    counts: {
+      annotations: targetList.reduce((n, t) => n + t.annotations.length, 0),
+      images: targetList.length,
+      newImages: targetList.filter((t) => t.matchedBy === 'new').length,
+      newClasses: [...classes.values()].filter((c) => c.action === 'create').length,
+    },
+  }
+  return { report, targets: targetList, classes }
+}
+
+function findClass(classes: LabelClass[], name: string): LabelClass | undefined {
+  return (
+    classes.find((c) => c.name === name) ??
+    classes.find((c) => c.name.toLowerCase() === name.toLowerCase())
+  )
+}
+
+/** Every annotation of an image checked against the document's schema and the image's bounds. */
+function checkImage(image: ImportedImage, target: Target, problems: ImportReport['problems']) {
+  if (
+    image.width !== undefined &&
+    image.height !== undefined &&
+    (image.width !== target.width || image.height !== target.height)
+  ) {
+    problems.push({
+      source: image.fileName,
+      message: `the file says ${image.width}×${image.height} pixels but the image is ${target.width}×${target.height}`,
+    })
+    return
+  }
+  for (const annotation of image.annotations) {
+    const parsed = Geometry.safeParse({ kind: annotation.kind, geometry: annotation.geometry })
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      problems.push({
+        source: annotation.source,
+        message: `invalid ${annotation.kind}: ${issue?.path.join('.')} ${issue?.message}`,
+      })
+      continue
+    }
+    const problem = geometryProblem(parsed.data, target)
+    if (problem) {
+      problems.push({ source: annotation.source, message: problem })
+      continue
+    }
+    target.annotations.push(annotation)
+  }
+}
+
+/**
+ * Applies a plan that has no problems, all or nothing: on any failure what was written is taken
+ * back (annotations deleted from the documents written so far, created classes and images deleted)
+ * and the error is thrown.
+ */
+export async function commitImport(
+  context: AppContext,
+  collab: Pick<CollabServer, 'transact'>,
+  projectId: number,
+  userId: number,
+  archive: ImportArchive,
+  plan: ImportPlan,
+  options: ImportOptions,
+): Promise<ImportReport> {
+  if (plan.report.problems.length > 0)
+    throw new HttpError(
+      422,
+      `The import has ${plan.report.problems.length} problem(s); nothing was imported`,
+      plan.report,
+    )
+  const createdImages: ImageRow[] = []
+  const createdClasses: number[] = []
+  const written: { target: Target; row: ImageRow; ids: string[] }[] = []
+  try {
+    // Images the archive brings, one upload (decoded and tiled as any upload).
+    const fresh = plan.targets.filter((t) => t.matchedBy === 'new')
+    if (fresh.length > 0) {
+      const files = []
+      for (const t of fresh)
+        files.push({ name: t.entry!.path.split('/').pop()!, bytes: await archive.read(t.entry!) })
+      const result = await ingestImages(context, { projectId, userId, files })
+      for (const t of fresh) {
+        const name = t.entry!.path.split('/').pop()!
+        const info = result.images.find(
+          (i) => i.name === name || i.name.startsWith(`${name} [page 1/`),
+        )
+        if (!info) throw new HttpError(422, `${t.entry!.path} was not added as an image`)
+        const row = getImageRow(context.db, projectId, info.id)
+        if (!result.duplicates.includes(name)) createdImages.push(row)
+        t.row = row
+      }
+    }
+    // Classes, in one transaction.
+    const classIds = new Map<string, number | null>()
+    context.db.transaction(() => {
+      let index = listClasses(context.db, projectId).length
+      for (const [name, c] of plan.classes) {
+        if (c.action === 'create') {
+          const color =
+            c.color && /^#[0-9a-fA-F]{6}$/.test(c.color)
+              ? c.color
+              : PALETTE[index++ % PALETTE.length]
+          const created = createClass(context.db, projectId, { name: name.slice(0, 100), color })
+          createdClasses.push(created.id)
+          classIds.set(name, created.id)
+        } else classIds.set(name, c.classId)
+      }
+    })()
+    // The documents, image by image.
+    const suggestions = options.as === 'suggestions'
+    const origin = suggestions ? modelOrigin('import') : userOrigin(userId)
+    for (const target of plan.targets) {
+      const row = target.row!
+      const ids: string[] = []
+      collab.transact(
+        { imageId: row.id, projectId, image: row },
+        (doc) => {
+          for (const a of target.annotations) {
+            ids.push(
+              createAnnotation(
+                doc,
+                {
+                  kind: a.kind,
+                  geometry: a.geometry,
+                  classId: a.className === null ? null : (classIds.get(a.className) ?? null),
+                  origin: suggestions
+                    ? { type: 'model', modelVersion: 'import', score: clampScore(a.score) }
+                    : undefined,
+                },
+                origin,
+                row,
+              ),
+            )
+          }
+        },
+        origin,
+      )
+      written.push({ target, row, ids })
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  } catch (error) {
+    await undo(context, collab, projectId, written, createdClasses, createdImages)
+    throw error
+  }
+  context.log.info(
+    `project ${projectId}: user ${userId} imported ${plan.report.counts.annotations} annotations (${plan.report.format}) into ${plan.targets.length} images`,
+  )
+  return {
+    ...plan.report,
+    dryRun: false,
+    committed: true,
+    matched: plan.report.matched.map((m, i) => ({
+      ...m,
+      imageId: plan.targets[i].row?.id ?? m.imageId,
+    })),
+  }
+}
+
+const clampScore = (score: number | undefined) =>
+  score === undefined || !Number.isFinite(score) ? 1 : Math.min(1, Math.max(0, score))
+
+async function undo(
+  context: AppContext,
+  collab: Pick<CollabServer, 'transact'>,
+  projectId: number,
+  written: { row: ImageRow; ids: string[] }[],
+  createdClasses: number[],
+  createdImages: ImageRow[],
+) {
+  const origin = SERVER_ORIGIN
+  for (const { row, ids } of written) {
+    try {
+      collab.transact(
+        { imageId: row.id, projectId, image: row },
+        (doc) => {
+          for (const id of ids) deleteAnnotation(doc, id, origin)
+        },
+        origin,
+      )
+    } catch (error) {
+      context.log.error(
+        `import into project ${projectId}: could not take back image ${row.id}`,
+        error,
+      )
+    }
+  }
+  for (const id of createdClasses) deleteClass(context.db, projectId, id)
+  for (const row of createdImages) await deleteImage(context, row)
+}
