@@ -89,6 +89,14 @@ describe('npy', () => {
     )
   })
 
+  it('reads from a Node Buffer (a view into a shared pool)', () => {
+    const bytes = writeNpy({ dtype: 'uint16', shape: [3], data: new Uint16Array([1, 300, 65535]) })
+    // Small Buffers share one pool: a copy made with Buffer's slice would read other bytes.
+    const pooled = Buffer.from(bytes)
+    expect(pooled.byteOffset > 0 || pooled.buffer.byteLength > pooled.length).toBe(true)
+    expect([...readNpy(pooled).data]).toEqual([1, 300, 65535])
+  })
+
   it('reads from a view at any offset of a larger buffer', () => {
     const bytes = writeNpy({ dtype: 'float32', shape: [2], data: new Float32Array([1.25, -3]) })
     const shifted = new Uint8Array(bytes.length + 3)

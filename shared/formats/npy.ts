@@ -137,7 +137,9 @@ export function readNpy(bytes: Uint8Array): NpyArray {
     throw new NpyFormatError(`the data holds fewer than the ${count} values of its shape`)
   if (!LITTLE_ENDIAN_HOST && array.BYTES_PER_ELEMENT > 1)
     throw new NpyFormatError('reading .npy needs a little-endian host')
-  // A copy: the file's bytes need not be aligned for the typed array.
-  const copy = bytes.slice(dataStart, dataStart + byteLength)
+  // A copy: the file's bytes need not be aligned for the typed array. (Not bytes.slice(): on a
+  // Node Buffer that is a view into a shared pool, not a copy.)
+  const copy = new Uint8Array(byteLength)
+  copy.set(bytes.subarray(dataStart, dataStart + byteLength))
   return { dtype, shape, data: new array(copy.buffer, 0, count) as NpyData }
 }

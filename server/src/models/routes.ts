@@ -5,6 +5,7 @@ import { CurrentModel } from '../../../shared/schemas/modelCard.ts'
 import { ARTIFACT_NAMES, ModelVersionList } from '../../../shared/schemas/training.ts'
 import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
+import { sendBioimageioPackage } from './bioimageio/bioimageioPackage.ts'
 import type { ModelVersions } from './ModelVersions.ts'
 
 const tag = 'models'
@@ -74,6 +75,22 @@ export function registerModelRoutes(
       })
       // send() answers 304 when If-None-Match carries the ETag.
       res.send(found.bytes)
+    },
+  })
+
+  api.route({
+    method: 'get',
+    path: '/api/projects/:projectId/models/:versionId/bioimageio.zip',
+    summary:
+      'A model version as a bioimage.io model package (format 0.5.7): rdf.yaml, encoder, decoder, card, README, test tensors',
+    tag,
+    auth: 'user',
+    projectRole: 'viewer',
+    params: VersionParams,
+    response: { contentType: 'application/zip', description: 'bioimage.io model package' },
+    handler: async ({ params, res }) => {
+      await versions.whenRegistered()
+      await sendBioimageioPackage(context, versions, params, res)
     },
   })
 
