@@ -2,7 +2,7 @@
 // coordinates (the same frame as ours: origin at the top-left corner of the top-left pixel, y
 // down). Writer and reader, pure; the reader never throws on bad input, it names problems.
 //
-// Writing (one FeatureCollection per image), reasons counted in the export report:
+// Writing (one FeatureCollection per image, no options), reasons counted in the export report:
 // - polygons → Polygon with its holes; skipped 'polygon of fewer than 3 distinct vertices',
 //   converted 'hole of fewer than 3 distinct vertices dropped' (readers refuse such rings).
 //   Rings are closed (first vertex repeated) and oriented by RFC 7946's right-hand rule applied
