@@ -9,7 +9,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import yauzl from 'yauzl'
 import { type NpyArray, readNpy } from '../../shared/formats/npy.ts'
 import { normalizeAsTheApp } from '../src/models/bioimageio/testTensors.ts'
@@ -200,6 +200,7 @@ describe('bioimage.io package of a model version', () => {
           'test tensors load with numpy',
           'test tensor shapes fit their axes',
           'channel names are identifiers',
+          'urls are http(s) urls',
         ]),
       )
       expect(report.shapes).toEqual({
@@ -209,6 +210,60 @@ describe('bioimage.io package of a model version', () => {
         foreground: [1, 1, 64, 64],
         distance: [1, 1, 64, 64],
       })
+    },
+  )
+
+  it.skipIf(!hasSchema)(
+    'fails a tampered package on each check the schema cannot make',
+    async () => {
+      const tampered = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bioimageio-tampered-'))
+      temporary.push(tampered)
+      fs.cpSync(packageDir, tampered, { recursive: true })
+      const rdf = parseYaml(fs.readFileSync(path.join(tampered, 'rdf.yaml'), 'utf8'), {
+        version: '1.1',
+      })
+      delete rdf.cite[0].doi
+      rdf.cite[1].url = 'bbbc.broadinstitute.org/BBBC038'
+      rdf.documentation = 'README.txt'
+      rdf.description = ''
+      rdf.outputs[0].axes[2].size.axis_id = 'z'
+      rdf.outputs[1].id = 'Details'
+      rdf.attachments[0].sha256 = '0'.repeat(64)
+      rdf.weights.onnx.parent = 'pytorch_state_dict'
+      // The distance test tensor swapped for the features one (its sha256 updated): wrong shape.
+      rdf.outputs[3].test_tensor = { ...rdf.outputs[0].test_tensor }
+      const text = stringifyYaml(rdf, { version: '1.1' }).replace(
+        /^timestamp: .*$/m,
+        'timestamp: 2026-11-25T20:52:37+00:00',
+      )
+      fs.writeFileSync(path.join(tampered, 'rdf.yaml'), text)
+      const outcome = await run(PYTHON, [CHECK_SCRIPT, tampered, '--schema', SCHEMA]).then(
+        () => ({ code: 0, stdout: '' }),
+        (error) => ({ code: error.code as number, stdout: error.stdout as string }),
+      )
+      expect(outcome.code).toBe(1)
+      const report = JSON.parse(outcome.stdout)
+      expect(report.ok).toBe(false)
+      const failed = Object.entries(report.checks)
+        .filter(([, result]) => result !== 'ok')
+        .map(([name]) => name)
+      expect(failed.sort()).toEqual(
+        [
+          'schema',
+          'timestamp is a string',
+          'cite has doi or url',
+          'documentation is a .md file',
+          'FAIR fields are non-empty',
+          'size references point to existing axes',
+          'ids are lower-case identifiers',
+          'sha256 of every file matches',
+          'exactly one weights entry without parent',
+          'test tensor shapes fit their axes',
+          'test tensors lie in their data range',
+          'urls are http(s) urls',
+        ].sort(),
+      )
+      expect(report.checks.schema.join('\n')).toMatch(/timestamp/)
     },
   )
 

@@ -188,6 +188,14 @@ export function ModelVersionsTable({
                         {name}
                       </a>
                     ))}
+                    <a
+                      href={`/api/projects/${projectId}/models/${version.id}/bioimageio.zip`}
+                      download
+                      title="The version as a BioImage Model Zoo package (rdf.yaml, ONNX, README, test tensors)"
+                      data-testid="training.versions.download.bioimageio"
+                    >
+                      bioimage.io
+                    </a>
                   </td>
                   {canManage && (
                     <td>

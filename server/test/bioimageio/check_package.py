@@ -16,8 +16,10 @@ import hashlib
 import json
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+from urllib.parse import urlparse
 
 import numpy as np
 import yaml
@@ -63,6 +65,22 @@ def file_descriptors(value: Any, where: str = "") -> List[tuple]:
     return found
 
 
+def urls(value: Any, where: str = "") -> List[tuple]:
+    """Every `url` value and every source or documentation that is a URL (the format checker
+    tests `uri` only with rfc3987 installed)."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else key
+            if isinstance(item, str) and (key in ("url", "git_repo") or (key in ("source", "documentation") and "://" in item)):
+                found.append((path, item))
+            found.extend(urls(item, path))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(urls(item, f"{where}[{index}]"))
+    return found
+
+
 def check_schema(rdf: Dict[str, Any], schema_path: Path, report: Report) -> None:
     schema = json.loads(schema_path.read_text())
     Draft202012Validator.check_schema(schema)
@@ -74,7 +92,18 @@ def check_schema(rdf: Dict[str, Any], schema_path: Path, report: Report) -> None
 
 
 def check_fields(rdf: Dict[str, Any], root: Path, report: Report) -> None:
-    report.check("timestamp is a string", isinstance(rdf.get("timestamp"), str), f"timestamp is {type(rdf.get('timestamp')).__name__}")
+    timestamp = rdf.get("timestamp")
+    report.check("timestamp is a string", isinstance(timestamp, str), f"timestamp is {type(timestamp).__name__}")
+    # The format checker tests date-time only with rfc3339-validator installed; bioimageio.spec
+    # reads timestamps with datetime.fromisoformat.
+    if isinstance(timestamp, str):
+        try:
+            datetime.fromisoformat(timestamp)
+        except ValueError as error:
+            report.check("timestamp is a string", False, f"timestamp {timestamp!r}: {error}")
+    for where, url in urls(rdf):
+        parsed = urlparse(url)
+        report.check("urls are http(s) urls", parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{where}: {url!r}")
     for index, entry in enumerate(rdf.get("cite") or []):
         report.check("cite has doi or url", bool(entry.get("doi") or entry.get("url")), f"cite[{index}] has neither doi nor url")
     documentation = rdf.get("documentation")
@@ -140,11 +169,11 @@ def expected_size(tensor_id: str, name: str, axes_by_tensor, shapes) -> Optional
     if isinstance(size, int):
         return size
     if isinstance(size, dict) and "tensor_id" in size:
-        reference = axes_by_tensor[size["tensor_id"]][size["axis_id"]]
-        names = list(axes_by_tensor[size["tensor_id"]])
+        reference = axes_by_tensor.get(size["tensor_id"], {}).get(size.get("axis_id", ""))
         shape = shapes.get(size["tensor_id"])
-        if shape is None:
-            return None
+        if reference is None or shape is None:
+            return None  # a dangling reference is reported by check_ids
+        names = list(axes_by_tensor[size["tensor_id"]])
         reference_size = shape[names.index(size["axis_id"])]
         # axis.size = reference.size * reference.scale / axis.scale + offset, fractions down.
         return int(reference_size * reference.get("scale", 1.0) / axis.get("scale", 1.0) // 1) + size.get("offset", 0)
@@ -187,8 +216,9 @@ def check_test_tensors(rdf: Dict[str, Any], root: Path, axes_by_tensor, report: 
             else:
                 wanted = expected_size(tensor_id, name, axes_by_tensor, shapes)
                 ok = wanted is None or wanted == size
-            report.check("test tensor shapes fit their axes", ok, f"{tensor_id}.{name}: size {size} does not fit {declared}")
-        value_range = (tensor_data_range(rdf, tensor_id))
+            wanted_text = f"{len(axis.get('channel_names', []))} channel names" if kind == "channel" else declared
+            report.check("test tensor shapes fit their axes", ok, f"{tensor_id}.{name}: size {size} does not fit {wanted_text}")
+        value_range = tensor_data_range(rdf, tensor_id)
         if value_range is not None and array.size:
             low, high = value_range
             ok = (low is None or float(array.min()) >= low) and (high is None or float(array.max()) <= high)
@@ -243,6 +273,7 @@ def main() -> int:
         "ok": report.ok,
         "checks": {name: ("ok" if not problems else problems) for name, problems in report.checks.items()},
         "schema": str(args.schema),
+        "formatsChecked": sorted(Draft202012Validator.FORMAT_CHECKER.checkers),
         "shapes": {tensor_id: list(array.shape) for tensor_id, array in arrays.items()},
         "files": sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()),
     }

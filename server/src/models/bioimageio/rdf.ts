@@ -45,11 +45,14 @@ function limit(text: string, max: number): string {
 
 /** bioimage.io names: letters, digits, _ - ( ) and spaces, at most 64 characters. */
 export function modelName(source: PackageSource): string {
-  const clean = (text: string) => text.replace(/[^A-Za-z0-9_\-() ]+/g, ' ')
-  const base = `Tessera interactive segmentation ${source.version.name}`
-  const full = source.version.projectId === null ? base : `${base} - ${source.project.name}`
-  const name = clean(full).replace(/\s+/g, ' ').trim().slice(0, 64).trim()
-  return name.length >= 5 ? name : clean(base)
+  const clean = (text: string) =>
+    text
+      .replace(/[^A-Za-z0-9_\-() ]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+  const base = clean(`Tessera interactive segmentation ${clean(source.version.name)}`)
+  const project = source.version.projectId === null ? '' : clean(source.project.name)
+  return (project ? `${base} - ${project}` : base).slice(0, 64).trim()
 }
 
 export function modelAuthors(source: PackageSource): { name: string; affiliation?: string }[] {
