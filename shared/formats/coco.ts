@@ -158,6 +158,17 @@ export function maskPixelBounds(
   return { minX: x + minCol, minY: y + minRow, maxX: x + maxCol + 1, maxY: y + maxRow + 1 }
 }
 
+/** Whether any foreground pixel of a mask lies outside a width × height image. */
+export function maskLeavesImage(mask: MaskRle, imageWidth: number, imageHeight: number): boolean {
+  const { x, y, width, height } = mask
+  if (x >= 0 && y >= 0 && x + width <= imageWidth && y + height <= imageHeight) return false
+  const own = maskPixelBounds({ ...mask, x: 0, y: 0 }, width, height)
+  if (!own) return false
+  return (
+    x + own.minX < 0 || y + own.minY < 0 || x + own.maxX > imageWidth || y + own.maxY > imageHeight
+  )
+}
+
 type CocoShape = Pick<CocoAnnotation, 'segmentation' | 'area' | 'bbox'>
 
 function polygonShape(ring: readonly number[]): CocoShape {

@@ -286,6 +286,7 @@ describe('YOLO writer and reader', () => {
       fc.property(fc.string({ unit: 'binary' }), (name) => {
         expect(parseYaml(`name: ${yamlQuote(name)}`)).toEqual({ name })
       }),
+      { numRuns: 50 },
     )
   })
 })

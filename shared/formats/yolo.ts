@@ -24,7 +24,7 @@ import { maskToPolygons } from '../geometry/maskToPolygons.ts'
 import { polygonArea, signedArea } from '../geometry/polygon.ts'
 import { rasterizeGeometry } from '../geometry/rasterize.ts'
 import type { AnnotationRecord } from '../schemas/annotation.ts'
-import { maskPixelBounds } from './coco.ts'
+import { maskLeavesImage, maskPixelBounds } from './coco.ts'
 import {
   type ClassTable,
   type ConversionReport,
@@ -67,20 +67,6 @@ function unit(v: number): string {
 
 const clamp = (v: number, max: number) => (v < 0 ? 0 : v > max ? max : v)
 
-/** Whether any foreground pixel of a mask lies outside the image. */
-function maskLeavesImage(mask: AnnotationRecord & { kind: 'mask' }, image: DatasetImage) {
-  const { x, y, width, height } = mask.geometry
-  if (x >= 0 && y >= 0 && x + width <= image.width && y + height <= image.height) return false
-  const own = maskPixelBounds({ ...mask.geometry, x: 0, y: 0 }, width, height)
-  if (!own) return false
-  return (
-    x + own.minX < 0 ||
-    y + own.minY < 0 ||
-    x + own.maxX > image.width ||
-    y + own.maxY > image.height
-  )
-}
-
 function detectLine(
   annotation: AnnotationRecord,
   image: DatasetImage,
@@ -120,7 +106,7 @@ function detectLine(
         return null
       }
       ;({ minX, minY, maxX, maxY } = bounds)
-      clamped = maskLeavesImage(annotation, image)
+      clamped = maskLeavesImage(annotation.geometry, image.width, image.height)
       conversion = YOLO_REASONS.maskToBox
       break
     }
@@ -219,7 +205,7 @@ function segmentLine(
         }
       }
       ring = largest.rings[0]
-      clamped = maskLeavesImage(annotation, image)
+      clamped = maskLeavesImage(annotation.geometry, image.width, image.height)
       conversions.push(YOLO_REASONS.maskToPolygon)
       if (parts.length > 1) conversions.push(YOLO_REASONS.maskParts)
       if (largest.rings.length > 1) conversions.push(YOLO_REASONS.maskHoles)
