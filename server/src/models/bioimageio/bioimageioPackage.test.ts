@@ -197,6 +197,7 @@ describe('bioimage.io package', () => {
       baseVersion: false,
       parentVersion: 'v0',
       trainingSet: { images: 12, objects: 340, hash: 'abc123' },
+      trainingJobId: 5,
     })
     const readme = text(pkg, 'README.md')
     expect(readme).toContain(

@@ -139,7 +139,9 @@ function tesseraConfig(source: PackageSource, files: RdfFiles): Rdf {
       refinement: card.decoder.refinement ?? null,
     },
     // A base version was not trained on project images; its card says what it was trained on.
-    ...(version.projectId === null ? {} : { trainingSet: version.trainingSet }),
+    ...(version.projectId === null
+      ? {}
+      : { trainingSet: version.trainingSet, trainingJobId: version.jobId }),
   }
 }
 
