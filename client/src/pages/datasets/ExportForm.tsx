@@ -1,7 +1,7 @@
 // The export dialog: format, which annotations (image status, review, origin, class), whether to
 // add the images, what that holds (the server's preview), and a native browser download whose
 // progress arrives as 'export-progress' events on the project channel. Never buffers the archive.
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { ReviewDecision } from '../../../../shared/schemas/annotation.ts'
 import {
   AnnotationOriginType,
@@ -51,9 +51,12 @@ interface ExportProgress {
 export function ExportForm({
   projectId,
   classes,
+  imports,
 }: {
   projectId: number
   classes: LabelClass[] | null
+  /** Counts imports made on this page: the preview is counted again after each. */
+  imports: number
 }) {
   const base = `/api/projects/${projectId}`
   const [selection, setSelection] = useState<ExportSelection>(DEFAULT_EXPORT_SELECTION)
@@ -62,6 +65,10 @@ export function ExportForm({
   const built = exportQueryOf(selection, classKeys)
   const query = 'query' in built ? built.query : null
   const preview = useResource<ExportPreview>(query ? `${base}/export/preview?${query}` : null)
+  const { reload: reloadPreview } = preview
+  useEffect(() => {
+    if (imports > 0) reloadPreview()
+  }, [imports, reloadPreview])
   const change = (changes: Partial<ExportSelection>) =>
     setSelection((current) => ({ ...current, ...changes }))
 
