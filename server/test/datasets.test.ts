@@ -318,10 +318,9 @@ describe('import', () => {
     const all = [...(await annotationsOf(target)).values()].flat()
     expect(new Set(all.map((a) => a.classId))).toEqual(new Set([cell, null]))
 
-    await admin.request('POST', '/api/admin/users', {
+    await admin.request('POST', '/api/users', {
       username: 'annotator1',
       password: 'annotator-password',
-      role: 'user',
     })
     await admin.request('POST', `/api/projects/${target}/members`, {
       username: 'annotator1',

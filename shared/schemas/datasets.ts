@@ -63,6 +63,10 @@ export const ExportQuery = z.object({
 })
 export type ExportQuery = z.infer<typeof ExportQuery>
 
+/** The filters alone (the preview's query): the format may be given and changes nothing. */
+export const ExportFilterQuery = ExportQuery.extend({ format: ExportFormat.optional() })
+export type ExportFilterQuery = z.infer<typeof ExportFilterQuery>
+
 /** What the export will hold, before it runs (GET /api/projects/:id/export/preview). */
 export const ExportPreview = z.object({ images: z.number().int(), annotations: z.number().int() })
 export type ExportPreview = z.infer<typeof ExportPreview>

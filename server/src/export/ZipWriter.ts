@@ -44,9 +44,12 @@ export class ZipWriter {
     this.signal.throwIfAborted()
     const stream = new PassThrough({ highWaterMark: 1 << 20 })
     const consumed = once(stream, 'end', { signal: this.signal })
+    // Awaited below; until then a rejection (the download closed) must not go unhandled.
+    consumed.catch(() => undefined)
+    const compress = options.compress ?? true
     this.zip.addReadStream(stream, path, {
-      compress: options.compress ?? true,
-      compressionLevel: 6,
+      compress,
+      compressionLevel: compress ? 6 : 0,
       mtime: this.mtime,
     })
     await write(async (chunk) => {

@@ -11,7 +11,11 @@ import {
   fileStem,
 } from '../../../shared/formats/dataset.ts'
 import type { AnnotationRecord } from '../../../shared/schemas/annotation.ts'
-import type { ExportPreview, ExportQuery } from '../../../shared/schemas/datasets.ts'
+import type {
+  ExportFilterQuery,
+  ExportPreview,
+  ExportQuery,
+} from '../../../shared/schemas/datasets.ts'
 import type { BlobStore } from '../blobs/BlobStore.ts'
 import type { CollabServer } from '../collab/collabServer.ts'
 import { readImageAnnotations } from '../collab/readImageAnnotations.ts'
@@ -70,7 +74,7 @@ export interface ExportManifest {
 /** When no review filter is given: what a person made or accepted (see README). */
 export const DEFAULT_REVIEW = ['accepted'] as const
 
-export function exportFilters(query: ExportQuery): ExportManifest['filters'] {
+export function exportFilters(query: ExportFilterQuery): ExportManifest['filters'] {
   return {
     status: query.status ?? null,
     classes: query.classes ?? null,
@@ -81,7 +85,9 @@ export function exportFilters(query: ExportQuery): ExportManifest['filters'] {
 }
 
 /** Whether an annotation passes the export's class, review and origin filters. */
-export function annotationFilter(query: ExportQuery): (annotation: AnnotationRecord) => boolean {
+export function annotationFilter(
+  query: ExportFilterQuery,
+): (annotation: AnnotationRecord) => boolean {
   const { classes, review, origin } = exportFilters(query)
   const classSet = classes ? new Set(classes) : null
   const reviewSet = new Set(review)
@@ -97,7 +103,11 @@ const PAGE_SUFFIX = / \[page \d+\/\d+\]$/
 const UNSAFE = /[^A-Za-z0-9._ ()+,=@-]/g
 
 /** The images an export holds, in id order, each with a stem unique in the archive. */
-export function selectExportImages(db: Db, projectId: number, query: ExportQuery): ExportImage[] {
+export function selectExportImages(
+  db: Db,
+  projectId: number,
+  query: ExportFilterQuery,
+): ExportImage[] {
   const statuses = query.status
   const rows = (
     statuses && statuses.length > 0
@@ -132,7 +142,7 @@ export function selectExportImages(db: Db, projectId: number, query: ExportQuery
 export async function previewExport(
   sources: ExportSources,
   projectId: number,
-  query: ExportQuery,
+  query: ExportFilterQuery,
 ): Promise<ExportPreview> {
   const keep = annotationFilter(query)
   const images = selectExportImages(sources.db, projectId, query)

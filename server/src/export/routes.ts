@@ -1,7 +1,7 @@
 // Routes of dataset export: the streamed archive and what it would hold. Any member of the project
 // may export (a session or a personal API token); progress goes out on the project live channel.
 import { z } from 'zod'
-import { ExportPreview, ExportQuery } from '../../../shared/schemas/datasets.ts'
+import { ExportFilterQuery, ExportPreview, ExportQuery } from '../../../shared/schemas/datasets.ts'
 import type { AppContext } from '../app.ts'
 import type { CollabServer } from '../collab/collabServer.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
@@ -35,7 +35,7 @@ export function registerExportRoutes(
     auth: 'user',
     projectRole: 'viewer',
     params: ProjectParams,
-    query: ExportQuery,
+    query: ExportFilterQuery,
     response: ExportPreview,
     handler: ({ params, query }) => previewExport(sources, params.projectId, query),
   })

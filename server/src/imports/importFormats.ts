@@ -11,7 +11,7 @@ import {
   type ImportedImage,
 } from '../../../shared/formats/dataset.ts'
 import { readGeojson } from '../../../shared/formats/geojson.ts'
-import { readLabelImages } from '../../../shared/formats/labelMask.ts'
+import { readLabelImages, readLabelMap } from '../../../shared/formats/labelMask.ts'
 import { readVoc } from '../../../shared/formats/voc.ts'
 import { readYolo } from '../../../shared/formats/yolo.ts'
 import type { ImportFormat, ImportOptions } from '../../../shared/schemas/datasets.ts'
@@ -163,14 +163,9 @@ export async function readImportedDataset(
     }
     case 'masks': {
       const labelMap = archive.entries.find((e) => /(^|\/)labelmap\.json$/i.test(e.path))
-      const classNames = new Map<number, string>()
-      if (labelMap) {
-        const json = parseJson(await archive.read(labelMap), labelMap.path)
-        for (const [value, entry] of Object.entries(json ?? {})) {
-          const name = typeof entry === 'string' ? entry : (entry as { name?: unknown })?.name
-          if (/^\d+$/.test(value) && typeof name === 'string') classNames.set(Number(value), name)
-        }
-      }
+      const classNames = labelMap
+        ? readLabelMap(parseJson(await archive.read(labelMap), labelMap.path))
+        : new Map<number, string>()
       const instanceFiles = new Map<string, ArchiveEntry>()
       for (const entry of archive.entries) {
         const match = /(^|\/)instances\/([^/]+)\.(png|tiff?)$/i.exec(entry.path)
