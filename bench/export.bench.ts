@@ -82,7 +82,7 @@ function writeProject(dataDir: string, projectId: number, classId: number, userI
 export async function run(): Promise<Record<string, number>> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-export-'))
   const server = await startServerProcess({
-    TESSERA_DATA_DIR: dataDir,
+    TESSERA_DATA: dataDir,
     TESSERA_ADMIN_PASSWORD: PASSWORD,
     TESSERA_DEMO: 'false',
   })

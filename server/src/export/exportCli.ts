@@ -1,5 +1,5 @@
 // `npm run export -- --project ID --format F --out FILE [filters] [--images]`: a project as a
-// dataset archive, from the data folder (TESSERA_DATA_DIR, read while the server runs or not), or
+// dataset archive, from the data folder (TESSERA_DATA, read while the server runs or not), or
 // with --url from a running server through the API with a personal token (TESSERA_TOKEN).
 import fs from 'node:fs'
 import path from 'node:path'
@@ -81,7 +81,7 @@ async function main() {
   const config = configFromEnv(process.env)
   const file = path.join(config.dataDir, 'tessera.sqlite')
   if (!fs.existsSync(file))
-    throw new UsageError(`no Tessera data folder at ${config.dataDir} (set TESSERA_DATA_DIR)`)
+    throw new UsageError(`no Tessera data folder at ${config.dataDir} (set TESSERA_DATA)`)
   const db = openDatabase(file)
   try {
     const project = db.prepare('SELECT id, name FROM projects WHERE id = ?').get(projectId) as
