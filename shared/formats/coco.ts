@@ -24,6 +24,9 @@
 // Reading: one polygon → polygon; several polygons (one object in parts) → one mask of their
 // union (converted); RLE, compressed or not, crowd or not → mask; no segmentation → box from
 // bbox. `score` (results files) or tessera.score is kept.
+//
+// maskPixelBounds and maskLeavesImage (a mask's pixels against the image) serve the YOLO and
+// VOC writers too; they belong in shared/geometry once that folder is free to change.
 import { z } from 'zod'
 import type { Bounds } from '../geometry/bounds.ts'
 import { pixelWindowOf, ringsBounds } from '../geometry/bounds.ts'

@@ -273,7 +273,6 @@ describe('YOLO writer and reader', () => {
     const text = yoloDataYaml(table, 'segment')
     const doc = parseYaml(text)
     expect(doc).toEqual({
-      path: '.',
       train: 'images',
       val: 'images',
       nc: awkward.length + 1,

@@ -270,12 +270,18 @@ export function yamlQuote(text: string): string {
   return `${out}"`
 }
 
-/** Ultralytics data.yaml: the archive's images/ and labels/ for train and val, classes by number. */
+/**
+ * Ultralytics data.yaml: train and val are the archive's images/ (labels/ beside it), classes by
+ * number. No `path:` key: without one Ultralytics takes the folder of data.yaml as the dataset
+ * root, whereas a relative `path: .` is taken from the working directory (8.x) or its datasets
+ * folder (older versions), so the archive would train only when run from inside it.
+ */
 export function yoloDataYaml(table: ClassTable, task: YoloTask): string {
   const names = table.classes.map((c, index) => `  ${index}: ${yamlQuote(c.name)}\n`).join('')
+  const kind = task === 'detect' ? 'detection' : 'segmentation'
   return (
-    `# Ultralytics YOLO ${task === 'detect' ? 'detection' : 'segmentation'} dataset exported by Tessera\n` +
-    `path: .\ntrain: images\nval: images\nnc: ${table.classes.length}\nnames:\n${names}`
+    `# Ultralytics YOLO ${kind} dataset exported by Tessera; the dataset root is this folder.\n` +
+    `train: images\nval: images\nnc: ${table.classes.length}\nnames:\n${names}`
   )
 }
 
