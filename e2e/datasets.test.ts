@@ -194,7 +194,7 @@ describe('dataset export and import in the browser', () => {
     const archive = path.join(workDir, 'source-coco.zip')
     const suggested = await datasets.download(archive)
     expect(suggested).toMatch(/\.zip$/)
-    expect(await datasets.waitForExportDone()).toMatch(/^Done/)
+    expect(await datasets.waitForExportDone()).toBe(`Done: ${SEED.length} images exported`)
     const samples = await datasets.progressSamples()
     const last = samples[samples.length - 1]!
     expect(last.finished).toBe(true)

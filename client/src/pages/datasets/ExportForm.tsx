@@ -42,10 +42,13 @@ const ORIGIN_LABELS: Record<AnnotationOriginType, string> = {
 
 interface ExportProgress {
   exportId: string
+  /** Steps as the server counts them: one per image, two with the original files. */
   done: number
-  /** Images; null until the first event says. */
+  /** Null until the first event says. */
   total: number | null
   finished: boolean
+  /** Steps per image: 2 when the original files go in too (see exportDataset). */
+  stepsPerImage: 1 | 2
 }
 
 export function ExportForm({
@@ -64,7 +67,9 @@ export function ExportForm({
   const classKeys = [...(classes ?? []).map((c) => String(c.id)), NO_CLASS]
   const built = exportQueryOf(selection, classKeys)
   const query = 'query' in built ? built.query : null
-  const preview = useResource<ExportPreview>(query ? `${base}/export/preview?${query}` : null)
+  const preview = useResource<ExportPreview>(
+    query === null ? null : `${base}/export/preview?${previewQueryOf(query)}`,
+  )
   const { reload: reloadPreview } = preview
   useEffect(() => {
     if (imports > 0) reloadPreview()
@@ -77,7 +82,7 @@ export function ExportForm({
     setProgress((current) =>
       current?.exportId === event.exportId && !current.finished
         ? {
-            exportId: event.exportId,
+            ...current,
             done: Math.max(current.done, event.done),
             total: event.total,
             finished: event.finished,
@@ -89,7 +94,13 @@ export function ExportForm({
   const download = () => {
     if (!query) return
     const exportId = newExportId()
-    setProgress({ exportId, done: 0, total: null, finished: false })
+    setProgress({
+      exportId,
+      done: 0,
+      total: null,
+      finished: false,
+      stepsPerImage: selection.images ? 2 : 1,
+    })
     // A link click lets the browser stream the archive to disk (fetch would hold it in memory).
     const link = document.createElement('a')
     link.href = `${base}/export?${query}&progress=${exportId}`
@@ -197,10 +208,19 @@ export function ExportForm({
   )
 }
 
+/** The preview's query: the filters alone (the format and the files do not change the counts). */
+function previewQueryOf(query: string): string {
+  const filters = new URLSearchParams(query)
+  filters.delete('format')
+  filters.delete('images')
+  return filters.toString()
+}
+
 function ExportProgressBar({ progress }: { progress: ExportProgress }) {
-  const total = progress.total ?? 0
-  const max = Math.max(total, 1)
+  const max = Math.max(progress.total ?? 0, 1)
   const value = progress.finished ? max : Math.min(progress.done, max)
+  const images = Math.round((progress.total ?? 0) / progress.stepsPerImage)
+  const imagesDone = Math.min(Math.floor(progress.done / progress.stepsPerImage), images)
   return (
     <div className="export-progress" data-testid="export.progress.row">
       <progress
@@ -211,10 +231,10 @@ function ExportProgressBar({ progress }: { progress: ExportProgress }) {
       />
       <span className="small" data-testid="export.progress.text" aria-live="polite">
         {progress.finished
-          ? `Done: ${plural(total, 'image')} exported`
+          ? `Done: ${plural(images, 'image')} exported`
           : progress.total === null
             ? 'Starting the export…'
-            : `Exported ${progress.done} of ${plural(total, 'image')}`}
+            : `Exported ${imagesDone} of ${plural(images, 'image')}`}
       </span>
     </div>
   )
