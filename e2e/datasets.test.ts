@@ -2,6 +2,7 @@
 // Import / export tab as COCO with the images (a native download whose progress bar fills from
 // the live channel), the ZIP is imported into a second project through the same tab (dry run,
 // then commit), and the second project then holds the same images and the very same vertices.
+// A viewer exports but cannot import; a file that is no dataset is explained, not imported.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -289,6 +290,30 @@ describe('dataset export and import in the browser', () => {
       expect(await viewer.page.getByTestId('import.file').count()).toBe(0)
     } finally {
       await viewer.close()
+    }
+  })
+
+  it('shows why a file cannot be imported and keeps Import disabled', async () => {
+    const { admin } = server
+    const projectId = (await admin.request('POST', '/api/projects', { name: 'Refused' })).body
+      .id as number
+    const notAZip = path.join(workDir, 'notes.zip')
+    fs.writeFileSync(notAZip, 'these are notes, not an archive')
+    const browser = await openBrowser(server.url)
+    try {
+      await new AppPages(browser.page).login('admin', ADMIN_PASSWORD)
+      const datasets = new DatasetPage(browser.page)
+      await datasets.open(projectId)
+      await browser.page.getByTestId('import.file').setInputFiles(notAZip)
+      await browser.page.getByTestId('import.check').click()
+      await datasets.waitUntilIdle()
+      const error = browser.page.getByTestId('import.error')
+      await error.waitFor()
+      expect((await error.textContent())?.length).toBeGreaterThan(0)
+      expect(await browser.page.getByTestId('import.report').count()).toBe(0)
+      expect(await browser.page.getByTestId('import.commit').isDisabled()).toBe(true)
+    } finally {
+      await browser.close()
     }
   })
 })
