@@ -4,8 +4,9 @@
 //
 // A line is `c xc yc w h` (detect) or `c x1 y1 x2 y2 …` (segment): c is the class's 0-based
 // position in the ClassTable (the project's classes, then 'unclassified'); coordinates are
-// divided by the image's width or height, clamped into [0, 1] and written with 6 decimals, so
-// each comes back within 0.5e-6 × the image's size in pixels.
+// divided by the image's width or height, clamped into [0, 1] and written with 6 decimals:
+// each value within 0.5e-6 of the exact one, so a vertex comes back within 0.5e-6 × the image's
+// size in pixels, and a box's edges (centre ∓ half the size) within 0.75e-6 × size.
 //
 // Writing (reasons as counted in the ConversionReport):
 // - detect: boxes as they are; 'polygon → bounding box' (vertex bounds), 'mask → bounding box'
