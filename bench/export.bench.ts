@@ -104,16 +104,26 @@ export async function run(): Promise<Record<string, number>> {
       `wrote ${IMAGES} images × ${POLYGONS_PER_IMAGE} polygons in ${((performance.now() - writing) / 1000).toFixed(1)} s`,
     )
     const rssBefore = peakRssMb(server.child.pid!)
+    // The keep-alive socket of the requests above has timed out while the store was written: a
+    // request that finds it closed makes the client drop it, so the timed one starts fresh.
+    await admin.request('GET', '/api/health').catch(() => undefined)
+    await admin.request('GET', '/api/health')
 
     const started = performance.now()
-    const response = await fetch(`${server.url}/api/projects/${projectId}/export?format=coco`, {
-      headers: { cookie: admin.cookieHeader() },
-    })
-    if (!response.ok || !response.body) throw new Error(`export failed: ${response.status}`)
     let bytes = 0
-    const reader = response.body.getReader()
-    for (let read = await reader.read(); !read.done; read = await reader.read())
-      bytes += read.value.byteLength
+    try {
+      const response = await fetch(`${server.url}/api/projects/${projectId}/export?format=coco`, {
+        headers: { cookie: admin.cookieHeader() },
+      })
+      if (!response.ok || !response.body) throw new Error(`export failed: ${response.status}`)
+      const reader = response.body.getReader()
+      for (let read = await reader.read(); !read.done; read = await reader.read())
+        bytes += read.value.byteLength
+    } catch (error) {
+      throw new Error(`the export broke off after ${bytes} bytes:\n${server.output()}`, {
+        cause: error,
+      })
+    }
     const seconds = (performance.now() - started) / 1000
     const peak = peakRssMb(server.child.pid!)
     console.log(

@@ -115,6 +115,8 @@ export interface ImportedDataset {
   problems: ImportProblem[]
   /** What the reader converted to fit the document model, by reason. */
   converted: Record<string, number>
+  /** Files for images the reader could not find, left unread (YOLO needs an image's size). */
+  unmatched: { fileName: string; annotations: number }[]
 }
 
 export const emptyDataset = (): ImportedDataset => ({
@@ -122,6 +124,7 @@ export const emptyDataset = (): ImportedDataset => ({
   classes: [],
   problems: [],
   converted: {},
+  unmatched: [],
 })
 
 /** The file-name stem: the name without its folders and last extension. */

@@ -197,7 +197,7 @@ export async function planImport(
 
   const problems = [...dataset.problems]
   const targets = new Map<string, Target>()
-  const unmatched: ImportReport['unmatched'] = []
+  const unmatched: ImportReport['unmatched'] = [...dataset.unmatched]
   for (const image of dataset.images) {
     const found = await resolve(image.fileName)
     if (!found) {

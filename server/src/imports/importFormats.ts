@@ -147,9 +147,17 @@ export async function readImportedDataset(
       const labelFiles: { path: string; text: string }[] = []
       const images: { fileName: string; width: number; height: number }[] = []
       for (const entry of labelEntries) {
-        labelFiles.push({ path: entry.path, text: (await archive.read(entry)).toString('utf8') })
+        const text = (await archive.read(entry)).toString('utf8')
         const image = await sizeOfStem(fileStem(entry.path))
-        if (image) images.push(image)
+        if (image) {
+          images.push(image)
+          labelFiles.push({ path: entry.path, text })
+        } else {
+          // Normalised coordinates cannot be read without the image's size: reported as an
+          // image the import does not have, like any format's unmatched image.
+          const objects = text.split('\n').filter((line) => line.trim() !== '').length
+          dataset.unmatched.push({ fileName: fileStem(entry.path), annotations: objects })
+        }
       }
       const part = readYolo({
         dataYaml: yaml ? (await archive.read(yaml)).toString('utf8') : undefined,
