@@ -1,6 +1,8 @@
 // Datasets out and in against a real server: every format exported from a labelled project and
 // imported into an empty one gives the same objects; filters, tokens, live documents, and bad
 // input (unsafe archives, invalid geometry, DTDs) refused with the entry named and nothing kept.
+import fs from 'node:fs'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import yazl from 'yazl'
 import {
@@ -11,6 +13,8 @@ import {
 } from '../../shared/doc/index.ts'
 import { rasterizeGeometry } from '../../shared/geometry/rasterize.ts'
 import type { AnnotationRecord } from '../../shared/schemas/annotation.ts'
+import { ImportOptions } from '../../shared/schemas/datasets.ts'
+import { commitImport, openImportArchive, planImport } from '../src/imports/index.ts'
 import { connect, synced, tokenFor } from './collabClients.ts'
 import { handMadeZip, postImport, unzip } from './datasetArchives.ts'
 import { ADMIN_PASSWORD, ApiClient, startTestServer, type TestServer } from './harness.ts'
@@ -333,6 +337,57 @@ describe('import', () => {
     expect(JSON.stringify(refused.body.details.problems)).toMatch(
       /only the project's owner can create/,
     )
+  })
+})
+
+describe('all or nothing', () => {
+  /** Commits an archive through a collaboration server whose second write fails. */
+  async function failingCommit(target: number, bytes: Buffer) {
+    const { context, collab } = server.server.tessera
+    const archiveFile = path.join(server.dataDir, 'failing.zip')
+    fs.writeFileSync(archiveFile, bytes)
+    const archive = await openImportArchive(archiveFile, 'failing.zip')
+    const options = ImportOptions.parse({ dryRun: false })
+    const me = (await admin.request('GET', '/api/auth/me')).body.user.id
+    try {
+      const plan = await planImport(context, target, 'owner', archive, options)
+      expect(plan.report.problems).toEqual([])
+      let writes = 0
+      const failing: Pick<typeof collab, 'transact'> = {
+        transact: (...args) => {
+          if (++writes === 2) throw new Error('disk full')
+          collab.transact(...args)
+        },
+      }
+      await expect(
+        commitImport(context, failing, target, me, archive, plan, options),
+      ).rejects.toThrow('disk full')
+    } finally {
+      archive.close()
+    }
+  }
+
+  test('a write that fails on the second image takes back the new images and classes', async () => {
+    const target = await newProject('Failing commit')
+    const { bytes } = await exportZip(source.projectId, 'format=coco&images=true')
+    await failingCommit(target, bytes)
+    expect((await admin.request('GET', `/api/projects/${target}/images`)).body.images).toEqual([])
+    expect((await admin.request('GET', `/api/projects/${target}/classes`)).body.classes).toEqual([])
+    // The same archive imports cleanly afterwards.
+    const again = await postImport(admin, target, bytes, 'again.zip', { dryRun: false })
+    expect(again.status).toBe(200)
+    expect(again.body.counts.newImages).toBe(3)
+  })
+
+  test('… and the annotations it wrote into existing images', async () => {
+    const target = await newProject('Failing commit, existing images')
+    const { bytes } = await exportZip(source.projectId, 'format=coco&images=true')
+    await postImport(admin, target, bytes, 'first.zip', { dryRun: false })
+    const before = [...(await annotationsOf(target)).values()].map((list) => list.length)
+    expect(before.some((n) => n > 0)).toBe(true)
+    const { bytes: annotationsOnly } = await exportZip(source.projectId, 'format=coco')
+    await failingCommit(target, annotationsOnly)
+    expect([...(await annotationsOf(target)).values()].map((list) => list.length)).toEqual(before)
   })
 })
 
