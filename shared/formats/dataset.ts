@@ -39,7 +39,7 @@ export class ClassTable {
   private readonly byId = new Map<number, number>()
   constructor(projectClasses: readonly DatasetClass[]) {
     this.classes = [...projectClasses.filter((c) => c.id !== UNCLASSIFIED.id), UNCLASSIFIED]
-    this.classes.forEach((c, index) => this.byId.set(c.id, index))
+    for (const [index, c] of this.classes.entries()) this.byId.set(c.id, index)
   }
   /** The 0-based index of an annotation's class (YOLO's class number). */
   indexOf(classId: number | null): number {

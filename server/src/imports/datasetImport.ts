@@ -38,6 +38,9 @@ import {
 } from './importFormats.ts'
 
 const PAGE_SUFFIX = / \[page \d+\/\d+\]$/
+/** Images the archive brings are uploaded this many (or this many bytes) at a time. */
+const INGEST_BATCH_FILES = 16
+const INGEST_BATCH_BYTES = 256 * 1024 * 1024
 
 /** Where one imported image's annotations go. */
 interface Target {
@@ -335,25 +338,53 @@ export async function commitImport(
       plan.report,
     )
   const createdImages: ImageRow[] = []
+  const hasImage = context.db.prepare('SELECT 1 FROM images WHERE project_id = ? AND sha256 = ?')
   const createdClasses: number[] = []
   const written: { target: Target; row: ImageRow; ids: string[] }[] = []
   try {
-    // Images the archive brings, one upload (decoded and tiled as any upload).
+    // Images the archive brings, uploaded as any upload (decoded and tiled), a few at a time so
+    // that memory holds a batch of files, not the archive.
     const fresh = plan.targets.filter((t) => t.matchedBy === 'new')
-    if (fresh.length > 0) {
-      const files = []
-      for (const t of fresh)
-        files.push({ name: t.entry!.path.split('/').pop()!, bytes: await archive.read(t.entry!) })
-      const result = await ingestImages(context, { projectId, userId, files })
-      for (const t of fresh) {
-        const name = t.entry!.path.split('/').pop()!
-        const info = result.images.find(
-          (i) => i.name === name || i.name.startsWith(`${name} [page 1/`),
-        )
-        if (!info) throw new HttpError(422, `${t.entry!.path} was not added as an image`)
+    const created = new Set<number>()
+    for (let start = 0; start < fresh.length; ) {
+      const batch: { target: Target; name: string; bytes: Buffer; sha256: string }[] = []
+      let bytes = 0
+      while (
+        start < fresh.length &&
+        batch.length < INGEST_BATCH_FILES &&
+        bytes < INGEST_BATCH_BYTES
+      ) {
+        const target = fresh[start++]
+        const data = await archive.read(target.entry!)
+        bytes += data.length
+        batch.push({
+          target,
+          name: target.entry!.path.split('/').pop()!,
+          bytes: data,
+          sha256: sha256(data),
+        })
+      }
+      // Rows for these bytes that exist before the upload are not this import's to take back.
+      const existed = new Set(
+        batch
+          .filter(({ sha256: digest }) => hasImage.get(projectId, digest) !== undefined)
+          .map(({ sha256: digest }) => digest),
+      )
+      const result = await ingestImages(context, {
+        projectId,
+        userId,
+        files: batch.map(({ name, bytes, sha256 }) => ({ name, bytes, sha256 })),
+      })
+      for (const { target, sha256: digest } of batch) {
+        // By content: two files with the same bytes are one image.
+        const info = result.images.find((i) => i.sha256 === digest && i.page === 0)
+        if (!info) throw new HttpError(422, `${target.entry!.path} was not added as an image`)
         const row = getImageRow(context.db, projectId, info.id)
-        if (!result.duplicates.includes(name)) createdImages.push(row)
-        t.row = row
+        if (!existed.has(digest) && !created.has(row.id)) {
+          created.add(row.id)
+          createdImages.push(row)
+        }
+        target.row = row
       }
     }
     // Classes, in one transaction.
