@@ -3,6 +3,7 @@
 // input (unsafe archives, invalid geometry, DTDs) refused with the entry named and nothing kept.
 import fs from 'node:fs'
 import path from 'node:path'
+import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import yazl from 'yazl'
 import {
@@ -302,6 +303,25 @@ describe('import', () => {
     open.destroy()
   })
 
+  test('label images as Cellpose and napari users keep them (masks/<image>_masks.png) come in with their images', async () => {
+    const [file] = await syntheticImages(1, 64, 300)
+    const labels = Uint8Array.from(file.labels)
+    const mask = await sharp(labels, { raw: { width: 64, height: 64, channels: 1 } })
+      .png()
+      .toBuffer()
+    const archive = await zipOf({ 'images/cells.png': file.bytes, 'masks/cells_masks.png': mask })
+    const target = await newProject('Cellpose masks')
+    const result = await postImport(admin, target, archive, 'cellpose.zip', { dryRun: false })
+    expect(result.status, JSON.stringify(result.body)).toBe(200)
+    expect(result.body.format).toBe('masks')
+    expect(result.body.counts.newImages).toBe(1)
+    const objects = new Set(labels).size - 1
+    const imported = (await annotationsOf(target)).get('cells.png')!
+    expect(imported).toHaveLength(objects)
+    const pixels = imported.reduce((n, a) => n + pixelsOf(a, 64, 64), 0)
+    expect(pixels).toBe(labels.filter((v) => v > 0).length)
+  })
+
   test('unknown classes can be mapped to an existing class or to none; an annotator cannot create classes', async () => {
     const target = await newProject('Mapped classes')
     const cell = (
@@ -550,9 +570,9 @@ describe('bad input: a clear error naming the entry, nothing imported', () => {
   })
 })
 
-function zipOf(files: Record<string, string>): Promise<Buffer> {
+function zipOf(files: Record<string, string | Uint8Array>): Promise<Buffer> {
   const zip = new yazl.ZipFile()
-  for (const [name, text] of Object.entries(files)) zip.addBuffer(Buffer.from(text), name)
+  for (const [name, data] of Object.entries(files)) zip.addBuffer(Buffer.from(data), name)
   zip.end()
   const chunks: Buffer[] = []
   return new Promise((resolve) => {

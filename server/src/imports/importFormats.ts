@@ -22,7 +22,11 @@ import type { ArchiveEntry, ImportArchive } from './ImportArchive.ts'
 export type DatasetFormat = Exclude<ImportFormat, 'auto'>
 
 const IMAGE_FILE = /\.(png|jpe?g|tiff?)$/i
-const LABEL_FOLDERS = /^(?:.*\/)?(instances|classes)\/[^/]+$/i
+/** Folders of label images: Tessera's own, and the names napari, Cellpose and StarDist users use. */
+const LABEL_IMAGE = /(^|\/)(instances|labels|masks)\/([^/]+)\.(png|tiff?)$/i
+const LABEL_FOLDERS = /^(?:.*\/)?(instances|classes|labels|masks)\/[^/]+$/i
+/** Suffixes label files carry after the image's stem (Cellpose writes <image>_masks.png). */
+const LABEL_SUFFIX = /[_-](masks?|labels?|instances?|cp_masks)$/i
 /** Files a Tessera export adds that are no annotations. */
 const BOOKKEEPING = /^(manifest|labelmap)\.json$/i
 
@@ -39,7 +43,7 @@ const jsonEntries = (archive: ImportArchive) =>
 export async function detectFormat(archive: ImportArchive): Promise<DatasetFormat> {
   const paths = archive.entries.map((e) => e.path)
   if (paths.some((p) => /\.geojson$/i.test(p))) return 'geojson'
-  if (paths.some((p) => /(^|\/)instances\/[^/]+\.(png|tiff?)$/i.test(p))) return 'masks'
+  if (paths.some((p) => LABEL_IMAGE.test(p))) return 'masks'
   if (paths.some((p) => /(^|\/)data\.ya?ml$/i.test(p) || /(^|\/)labels\/[^/]+\.txt$/i.test(p)))
     return 'yolo'
   if (paths.some((p) => /\.xml$/i.test(p))) return 'voc'
@@ -51,7 +55,7 @@ export async function detectFormat(archive: ImportArchive): Promise<DatasetForma
   }
   throw new HttpError(
     400,
-    'Cannot tell the format of this archive: expected a COCO JSON, YOLO labels/*.txt with data.yaml, Pascal VOC .xml files, label images in instances/, or GeoJSON files',
+    'Cannot tell the format of this archive: expected a COCO JSON, YOLO labels/*.txt with data.yaml, Pascal VOC .xml files, label images in instances/, labels/ or masks/, or GeoJSON files',
   )
 }
 
@@ -176,26 +180,26 @@ export async function readImportedDataset(
         : new Map<number, string>()
       const instanceFiles = new Map<string, ArchiveEntry>()
       for (const entry of archive.entries) {
-        const match = /(^|\/)instances\/([^/]+)\.(png|tiff?)$/i.exec(entry.path)
+        const match = LABEL_IMAGE.exec(entry.path)
         // One per stem: the PNG when the export wrote both.
-        if (match && (!instanceFiles.has(match[2]) || /\.png$/i.test(entry.path)))
-          instanceFiles.set(match[2], entry)
+        if (match && (!instanceFiles.has(match[3]) || /\.png$/i.test(entry.path)))
+          instanceFiles.set(match[3], entry)
       }
       for (const [stem, entry] of instanceFiles) {
-        const image = await sizeOfStem(stem)
+        const image = (await sizeOfStem(stem)) ?? (await sizeOfStem(stem.replace(LABEL_SUFFIX, '')))
         let decoded: Awaited<ReturnType<typeof decodeLabelImage>>
-        try {
-          decoded = await decodeLabelImage(await archive.read(entry))
-        } catch (error) {
-          dataset.problems.push({ source: entry.path, message: (error as Error).message })
-          continue
-        }
+        let classes: Uint16Array | undefined
         const classEntry = archive.entries.find((e) =>
           new RegExp(`(^|/)classes/${escapeRegExp(stem)}\\.(png|tiff?)$`, 'i').test(e.path),
         )
-        const classes = classEntry
-          ? (await decodeLabelImage(await archive.read(classEntry))).labels
-          : undefined
+        try {
+          decoded = await decodeLabelImage(await archive.read(entry))
+          if (classEntry) classes = (await decodeLabelImage(await archive.read(classEntry))).labels
+        } catch (error) {
+          if (error instanceof HttpError) throw error
+          dataset.problems.push({ source: entry.path, message: (error as Error).message })
+          continue
+        }
         const part = readLabelImages(
           {
             fileName: image?.fileName ?? stem,
