@@ -1,10 +1,8 @@
 // Importing a dataset into an existing project: plan (the dry run) matches each annotated image to
-// a project image (by file name, then by the sha256 of the file the archive brings) or to an image
-// the archive brings, resolves class names, and checks every geometry against its image; commit
+// a project image or to one the archive brings (imageMatching.ts), resolves class names, and
+// checks every geometry against its image; commit
 // applies the plan all or nothing: new images, new classes, then each image's document through
 // CollabServer.transact (loaded or not). A failure undoes what was done before it.
-import { createHash } from 'node:crypto'
-import sharp from 'sharp'
 import {
   createAnnotation,
   deleteAnnotation,
@@ -13,11 +11,7 @@ import {
   userOrigin,
 } from '../../../shared/doc/index.ts'
 import { geometryProblem } from '../../../shared/doc/validation.ts'
-import {
-  fileStem,
-  type ImportedAnnotation,
-  type ImportedImage,
-} from '../../../shared/formats/dataset.ts'
+import type { ImportedAnnotation, ImportedImage } from '../../../shared/formats/dataset.ts'
 import { PALETTE } from '../../../shared/imaging/palette.ts'
 import { Geometry } from '../../../shared/schemas/annotation.ts'
 import type { ImportOptions, ImportReport } from '../../../shared/schemas/datasets.ts'
@@ -26,31 +20,20 @@ import type { AppContext } from '../app.ts'
 import type { CollabServer } from '../collab/collabServer.ts'
 import type { ProjectRole } from '../http/ApiRouter.ts'
 import { HttpError } from '../http/HttpError.ts'
-import { getImageRow, type ImageRow, listImageRows } from '../images/imageRecords.ts'
+import { getImageRow, type ImageRow } from '../images/imageRecords.ts'
 import { deleteImage, ingestImages } from '../images/ingestImages.ts'
 import { createClass, deleteClass, listClasses } from '../projects/index.ts'
-import type { ArchiveEntry, ImportArchive } from './ImportArchive.ts'
-import {
-  archiveImages,
-  type DatasetFormat,
-  detectFormat,
-  readImportedDataset,
-} from './importFormats.ts'
+import type { ImportArchive } from './ImportArchive.ts'
+import { type ImageMatch, ImageMatcher, sha256Of } from './imageMatching.ts'
+import { type DatasetFormat, detectFormat, readImportedDataset } from './importFormats.ts'
 
-const PAGE_SUFFIX = / \[page \d+\/\d+\]$/
 /** Images the archive brings are uploaded this many (or this many bytes) at a time. */
 const INGEST_BATCH_FILES = 16
 const INGEST_BATCH_BYTES = 256 * 1024 * 1024
 
-/** Where one imported image's annotations go. */
-interface Target {
+/** Where one imported image's annotations go, and those that passed every check. */
+interface Target extends ImageMatch {
   fileName: string
-  row: ImageRow | null
-  /** The archive's file of an image the project lacks (created on commit). */
-  entry: ArchiveEntry | null
-  matchedBy: 'name' | 'sha256' | 'new'
-  width: number
-  height: number
   annotations: ImportedAnnotation[]
 }
 
@@ -64,23 +47,6 @@ export interface ImportPlan {
   >
 }
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
-
-/** The project's images by name (without a page suffix), by stem and by sha256; first page wins. */
-function projectImageIndex(rows: ImageRow[]) {
-  const byName = new Map<string, ImageRow>()
-  const byStem = new Map<string, ImageRow[]>()
-  const bySha = new Map<string, ImageRow>()
-  for (const row of rows) {
-    const name = row.name.replace(PAGE_SUFFIX, '')
-    if (!byName.has(name)) byName.set(name, row)
-    const stem = fileStem(name)
-    byStem.set(stem, [...(byStem.get(stem) ?? []), row])
-    if (!bySha.has(row.sha256)) bySha.set(row.sha256, row)
-  }
-  return { byName, byStem, bySha }
-}
-
 export async function planImport(
   context: AppContext,
   projectId: number,
@@ -90,119 +56,21 @@ export async function planImport(
 ): Promise<ImportPlan> {
   const format: DatasetFormat =
     options.format === 'auto' ? await detectFormat(archive) : options.format
-  const rows = listImageRows(context.db, projectId)
-  const project = projectImageIndex(rows)
-  const brought = archiveImages(archive)
-  const broughtByName = new Map<string, ArchiveEntry>()
-  const broughtByStem = new Map<string, ArchiveEntry>()
-  for (const entry of brought) {
-    const name = entry.path.split('/').pop()!
-    if (!broughtByName.has(name)) broughtByName.set(name, entry)
-    if (!broughtByStem.has(fileStem(name))) broughtByStem.set(fileStem(name), entry)
-  }
-  // A Tessera export says which file was which image (by sha256), even without the images.
-  const manifestSha = new Map<string, string>()
-  const manifest = archive.entries.find((e) => e.path === 'manifest.json')
-  if (manifest) {
-    try {
-      const json = JSON.parse((await archive.read(manifest)).toString('utf8'))
-      for (const f of json?.files ?? []) {
-        if (typeof f?.fileName === 'string' && typeof f?.sha256 === 'string')
-          manifestSha.set(f.fileName, f.sha256)
-      }
-    } catch {
-      // Not ours after all: matching by name and by the images' bytes still works.
-    }
-  }
+  const matcher = await ImageMatcher.create(
+    context.db,
+    projectId,
+    archive,
+    context.config.maxImagePixels,
+  )
+  const dataset = await readImportedDataset(archive, format, options, (stem) =>
+    matcher.imageOfStem(stem),
+  )
 
-  const entryShas = new Map<ArchiveEntry, string>()
-  const shaOf = async (entry: ArchiveEntry) => {
-    let digest = entryShas.get(entry)
-    if (!digest) {
-      digest = sha256(await archive.read(entry))
-      entryShas.set(entry, digest)
-    }
-    return digest
-  }
-  const entrySizes = new Map<ArchiveEntry, { width: number; height: number }>()
-  const sizeOfEntry = async (entry: ArchiveEntry) => {
-    let size = entrySizes.get(entry)
-    if (!size) {
-      const meta = await sharp(await archive.read(entry), {
-        limitInputPixels: context.config.maxImagePixels,
-      })
-        .metadata()
-        .catch(() => null)
-      size = { width: meta?.width ?? 0, height: meta?.height ?? 0 }
-      entrySizes.set(entry, size)
-    }
-    return size
-  }
-
-  /** Where the annotations of a file named `fileName` go. */
-  const resolve = async (
-    fileName: string,
-  ): Promise<Omit<Target, 'annotations' | 'fileName'> | null> => {
-    const name = fileName.split(/[\\/]/).pop() ?? fileName
-    const stem = fileStem(name)
-    const byName = project.byName.get(name)
-    if (byName)
-      return {
-        row: byName,
-        entry: null,
-        matchedBy: 'name',
-        width: byName.width,
-        height: byName.height,
-      }
-    const entry = broughtByName.get(name) ?? broughtByStem.get(stem) ?? null
-    const digest = entry ? await shaOf(entry) : manifestSha.get(name)
-    const bySha = digest ? project.bySha.get(digest) : undefined
-    if (bySha)
-      return {
-        row: bySha,
-        entry: null,
-        matchedBy: 'sha256',
-        width: bySha.width,
-        height: bySha.height,
-      }
-    // Formats that name images by stem only (GeoJSON, label images, YOLO files) match a unique stem.
-    const byStem = project.byStem.get(stem)
-    if (!entry && byStem?.length === 1)
-      return {
-        row: byStem[0],
-        entry: null,
-        matchedBy: 'name',
-        width: byStem[0].width,
-        height: byStem[0].height,
-      }
-    if (entry) return { row: null, entry, matchedBy: 'new', ...(await sizeOfEntry(entry)) }
-    return null
-  }
-
-  const dataset = await readImportedDataset(archive, format, options, async (stem) => {
-    const rowsOfStem = project.byStem.get(stem)
-    const entry = broughtByStem.get(stem)
-    if (rowsOfStem?.length === 1 && !entry) {
-      const row = rowsOfStem[0]
-      return { fileName: row.name.replace(PAGE_SUFFIX, ''), width: row.width, height: row.height }
-    }
-    if (entry) {
-      const target = await resolve(entry.path)
-      if (target)
-        return {
-          fileName: entry.path.split('/').pop()!,
-          width: target.width,
-          height: target.height,
-        }
-    }
-    return null
-  })
-
-  const problems = [...dataset.problems]
   const targets = new Map<string, Target>()
   const unmatched: ImportReport['unmatched'] = [...dataset.unmatched]
+  const problems = [...dataset.problems]
   for (const image of dataset.images) {
-    const found = await resolve(image.fileName)
+    const found = await matcher.resolve(image.fileName)
     if (!found) {
       unmatched.push({ fileName: image.fileName, annotations: image.annotations.length })
       continue
@@ -212,6 +80,7 @@ export async function planImport(
     targets.set(key, target)
     checkImage(image, target, problems)
   }
+  problems.push(...matcher.problems)
 
   // Classes by name: the project's own first, then the caller's mapping, else created.
   const projectClasses = listClasses(context.db, projectId)
@@ -361,7 +230,7 @@ export async function commitImport(
           target,
           name: target.entry!.path.split('/').pop()!,
           bytes: data,
-          sha256: sha256(data),
+          sha256: sha256Of(data),
         })
       }
       // Rows for these bytes that exist before the upload are not this import's to take back.
