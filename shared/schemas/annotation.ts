@@ -61,7 +61,13 @@ export type Geometry = z.infer<typeof Geometry>
 
 export const AnnotationOrigin = z.discriminatedUnion('type', [
   z.object({ type: z.literal('human') }),
-  z.object({ type: z.literal('model'), modelVersion: z.string(), score: z.number().min(0).max(1) }),
+  z.object({
+    type: z.literal('model'),
+    modelVersion: z.string(),
+    score: z.number().min(0).max(1),
+    /** Clicks a person gave the click tool for this mask (absent for automatic suggestions). */
+    clicks: z.number().int().positive().max(10_000).optional(),
+  }),
 ])
 export type AnnotationOrigin = z.infer<typeof AnnotationOrigin>
 

@@ -2,6 +2,7 @@
 // the app's API returns them, the project live channel's events, and the worker protocol that
 // `python -m tessera_trainer work` speaks (trainer/tessera_trainer/worker.py mirrors it).
 import { z } from 'zod'
+import { ImageScore, Strategy, SuggestionCounts } from './activeLearning.ts'
 import { CurrentModel, ModelCard } from './modelCard.ts'
 
 export const JobState = z.enum(['queued', 'leased', 'running', 'succeeded', 'failed', 'cancelled'])
@@ -9,7 +10,7 @@ export type JobState = z.infer<typeof JobState>
 export const ACTIVE_JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running']
 
 /** What the worker is doing; each phase's seconds are reported on completion. */
-export const TrainingPhase = z.enum(['download', 'train', 'evaluate', 'export', 'upload'])
+export const TrainingPhase = z.enum(['download', 'train', 'evaluate', 'export', 'score', 'upload'])
 export type TrainingPhase = z.infer<typeof TrainingPhase>
 
 /** Metrics of a model on a set of labelled images (keys as the trainer's evaluate writes them). */
@@ -140,6 +141,8 @@ export const ModelVersionInfo = z.object({
   /** Whether this project's browsers load this version now. */
   isCurrent: z.boolean(),
   metrics: z.record(z.string(), z.unknown()),
+  /** How people answered this version's suggestions and what its click masks cost. */
+  suggestions: SuggestionCounts.optional(),
   trainingSet: z.object({
     images: z.number().int(),
     objects: z.number().int(),
@@ -215,8 +218,46 @@ export const LeasedJob = z.object({
   resume: z.object({ url: z.string(), sha256: z.string() }).nullable(),
   /** The version name the result will get (the trainer writes it into the card). */
   resultName: z.string(),
+  /**
+   * Active learning: the first page of the project's images nobody has finished (PoolPage), to
+   * score with the new version by the project's strategy and upload as the 'scores' file. Null
+   * when there is nothing to score.
+   */
+  pool: z.string().nullable().default(null),
+  scoring: z.object({ strategy: Strategy }).nullable().default(null),
 })
 export type LeasedJob = z.infer<typeof LeasedJob>
+
+/** One image to score: its raw samples as stored, like a training set item without labels. */
+export const PoolItem = z.object({
+  imageId: z.number().int(),
+  name: z.string(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  channels: z.number().int().min(1).max(4),
+  dtype: z.enum(['uint8', 'uint16', 'float32']),
+  samples: z.object({ url: z.string(), sha256: z.string(), bytes: z.number().int() }),
+})
+export type PoolItem = z.infer<typeof PoolItem>
+export const PoolPage = z.object({
+  items: z.array(PoolItem),
+  total: z.number().int().nonnegative(),
+  next: z.string().nullable(),
+})
+export type PoolPage = z.infer<typeof PoolPage>
+
+/**
+ * The 'scores' file a worker uploads with a version: every pool image's score and rank under the
+ * strategy (rank 1 = label first; a batch strategy such as 'diverse' sets the order itself).
+ */
+export const ScoresFile = z.object({
+  strategy: Strategy,
+  /** The version that scored them (the job's resultName). */
+  version: z.string(),
+  items: z.array(ImageScore).max(1_000_000),
+  seconds: z.number().nonnegative(),
+})
+export type ScoresFile = z.infer<typeof ScoresFile>
 export const LeaseResponse = z.object({ job: LeasedJob.nullable() })
 
 /** One image of a frozen training set, as the trainer reads it. */
@@ -281,7 +322,14 @@ export const FailBody = z.object({
 })
 
 /** Files a worker uploads before completing (PUT /api/worker/jobs/:id/files/:name?attempt=N). */
-export const ARTIFACT_NAMES = ['encoder', 'decoder', 'card', 'checkpoint', 'parity'] as const
+export const ARTIFACT_NAMES = [
+  'encoder',
+  'decoder',
+  'card',
+  'checkpoint',
+  'parity',
+  'scores',
+] as const
 export type ArtifactName = (typeof ARTIFACT_NAMES)[number]
 export const REQUIRED_ARTIFACTS: readonly ArtifactName[] = [
   'encoder',

@@ -27,6 +27,7 @@ const EXTENSIONS: Record<ArtifactName, string> = {
   parity: '.json',
   card: '.json',
   checkpoint: '.pt',
+  scores: '.json',
 }
 
 export function isArtifactName(name: string): name is ArtifactName {

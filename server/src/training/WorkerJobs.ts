@@ -122,6 +122,9 @@ export class WorkerJobs {
         ? { url: blobUrl(job.checkpointKey), sha256: job.checkpointKey }
         : null,
       resultName: this.versions.nextName(job.projectId),
+      // Active learning's pool and strategy (none yet: the worker scores nothing).
+      pool: null,
+      scoring: null,
     }
   }
 
