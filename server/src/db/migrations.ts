@@ -245,4 +245,51 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'active-learning',
+    sql: `
+      -- How a version ranked the images nobody had finished when it was trained (rank 1 first).
+      CREATE TABLE version_scorings (
+        version_id INTEGER PRIMARY KEY REFERENCES model_versions(id) ON DELETE CASCADE,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        strategy TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        scored_at INTEGER NOT NULL
+      );
+      CREATE TABLE image_scores (
+        version_id INTEGER NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (version_id, image_id)
+      );
+      CREATE INDEX image_scores_rank ON image_scores(version_id, rank);
+      -- Next's time-limited claims: one holder per image.
+      CREATE TABLE image_claims (
+        image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        claimed_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX image_claims_project ON image_claims(project_id, expires_at);
+      -- What people did with each model suggestion (accepted, edited, rejected) and with each
+      -- click-tool mask (clicks), by the version that made it: suggestions deleted on rejection
+      -- would otherwise leave no trace.
+      CREATE TABLE suggestion_outcomes (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL,
+        annotation_id TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'edited', 'rejected', 'clicked')),
+        clicks INTEGER,
+        user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (image_id, annotation_id, outcome)
+      );
+      CREATE INDEX suggestion_outcomes_version ON suggestion_outcomes(project_id, model_version);
+    `,
+  },
 ]
