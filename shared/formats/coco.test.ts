@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { maskBounds } from '../geometry/bounds.ts'
 import { decodeMaskRle, encodeMaskRle } from '../geometry/mask.ts'
+import { maskPixelBounds } from '../geometry/maskBounds.ts'
 import { rasterizeBox, rasterizeGeometry, rasterizePolygon } from '../geometry/rasterize.ts'
 import { decodeCocoRle } from '../geometry/rle.ts'
 import { AnnotationRecord, type Geometry } from '../schemas/annotation.ts'
@@ -11,7 +12,6 @@ import {
   type CocoDataset,
   cocoAnnotations,
   cocoCategories,
-  maskPixelBounds,
   readCoco,
   writeCoco,
 } from './coco.ts'

@@ -2,10 +2,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type Bounds, pixelWindowOf, ringsBounds } from '../geometry/bounds.ts'
 import { encodeMaskRle } from '../geometry/mask.ts'
+import { maskPixelBounds } from '../geometry/maskBounds.ts'
 import { rasterizeGeometry } from '../geometry/rasterize.ts'
 import type { AnnotationRecord } from '../schemas/annotation.ts'
 import { imageSample, record, testTable } from './arbitraryDataset.ts'
-import { maskPixelBounds } from './coco.ts'
 import {
   type ConversionReport,
   countConversion,

@@ -17,8 +17,8 @@
 // cannot hold replaced by �' in names. truncated is 1 when the box touches the image's edge.
 // Reading: 'box edge at 0 (VOC counts pixels from 1): clamped to the image'.
 import { XMLParser } from 'fast-xml-parser'
+import { maskLeavesImage, maskPixelBounds } from '../geometry/maskBounds.ts'
 import type { AnnotationRecord } from '../schemas/annotation.ts'
-import { maskLeavesImage, maskPixelBounds } from './coco.ts'
 import {
   type ClassTable,
   type ConversionReport,

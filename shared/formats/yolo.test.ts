@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { encodeMaskRle } from '../geometry/mask.ts'
+import { maskPixelBounds } from '../geometry/maskBounds.ts'
 import { maskToPolygons } from '../geometry/maskToPolygons.ts'
 import { polygonArea, signedArea } from '../geometry/polygon.ts'
 import { rasterizeGeometry } from '../geometry/rasterize.ts'
@@ -13,7 +14,6 @@ import {
   testClasses,
   testTable,
 } from './arbitraryDataset.ts'
-import { maskPixelBounds } from './coco.ts'
 import {
   ClassTable,
   type ConversionReport,

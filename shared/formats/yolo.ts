@@ -21,11 +21,11 @@
 // Reading: 5 values → box, a class and ≥ 3 x y pairs → polygon; without data.yaml classes are
 // named by their number ('no data.yaml: class named by its number').
 import { parse as parseYaml } from 'yaml'
+import { maskLeavesImage, maskPixelBounds } from '../geometry/maskBounds.ts'
 import { maskToPolygons } from '../geometry/maskToPolygons.ts'
 import { polygonArea, signedArea } from '../geometry/polygon.ts'
 import { rasterizeGeometry } from '../geometry/rasterize.ts'
 import type { AnnotationRecord } from '../schemas/annotation.ts'
-import { maskLeavesImage, maskPixelBounds } from './coco.ts'
 import {
   type ClassTable,
   type ConversionReport,

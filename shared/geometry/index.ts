@@ -3,6 +3,7 @@
 export * from './bounds.ts'
 export * from './iou.ts'
 export * from './mask.ts'
+export * from './maskBounds.ts'
 export * from './maskToPolygons.ts'
 export * from './polygon.ts'
 export * from './rasterize.ts'
