@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { countsForTraining } from '../training/instanceLabels.ts'
 import {
   acceptSuggestion,
   annotationsOf,
@@ -91,6 +92,25 @@ describe('annotation verbs', () => {
     acceptSuggestion(doc, a, alice)
     rejectSuggestion(doc, b, alice)
     expect(listAnnotations(doc).parsed).toMatchObject([{ id: a, review: 'accepted', updatedBy: 1 }])
+  })
+
+  it("makes a click-tool mask its clicker's, accepted, with its model provenance", () => {
+    const doc = new Y.Doc()
+    const automatic = { type: 'model' as const, modelVersion: 'v1', score: 0.7 }
+    const clicked = { ...automatic, clicks: 4 }
+    const mask = { x: 2, y: 3, width: 2, height: 2, counts: [1, 2, 1] }
+    createAnnotation(doc, { kind: 'mask', geometry: mask, classId: 1, origin: clicked }, alice)
+    createAnnotation(
+      doc,
+      { kind: 'mask', geometry: mask, classId: 1, origin: automatic },
+      modelOrigin('v1'),
+    )
+    expect(listAnnotations(doc).parsed.map((a) => [a.origin, a.author, a.review])).toEqual([
+      [clicked, 1, 'accepted'],
+      [automatic, null, 'pending'],
+    ])
+    expect(countsForTraining(listAnnotations(doc).parsed[0])).toBe(true)
+    expect(countsForTraining(listAnnotations(doc).parsed[1])).toBe(false)
   })
 
   it('stores the image review state', () => {

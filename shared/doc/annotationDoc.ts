@@ -48,6 +48,11 @@ export interface NewAnnotation {
   kind: AnnotationKind
   geometry: Geometry['geometry']
   classId: number | null
+  /**
+   * Human by default. A model origin without clicks is an automatic suggestion (pending, no
+   * author, written with the model's transaction origin); with clicks it is a person's click-tool
+   * mask, written with their user origin: theirs, and accepted.
+   */
   origin?: AnnotationOrigin
   attributes?: Record<string, string | number | boolean>
   /** Keep an id (paste, undo of a delete by id); a fresh random id otherwise. */
@@ -83,6 +88,17 @@ function checkGeometry(
   return geometry as Geometry['geometry']
 }
 
+/** Whether an origin is a model's automatic suggestion (not a person's click-tool result). */
+export const isAutomaticSuggestion = (origin: AnnotationOrigin) =>
+  origin.type === 'model' && origin.clicks === undefined
+
+/**
+ * A new entry's review: an automatic suggestion waits for a reviewer; what a person made (drawn,
+ * or a click-tool mask that keeps its model provenance) is theirs and counts as accepted.
+ */
+export const initialReview = (origin: AnnotationOrigin): ReviewDecision =>
+  isAutomaticSuggestion(origin) ? 'pending' : 'accepted'
+
 export function createAnnotation(
   doc: Y.Doc,
   input: NewAnnotation,
@@ -104,7 +120,7 @@ export function createAnnotation(
     entry.set(FIELD.createdAt, now)
     entry.set(FIELD.updatedAt, now)
     entry.set(FIELD.origin, annotationOrigin)
-    entry.set(FIELD.review, annotationOrigin.type === 'model' ? 'pending' : 'accepted')
+    entry.set(FIELD.review, initialReview(annotationOrigin))
     entry.set(FIELD.attributes, input.attributes ?? {})
     annotationsOf(doc).set(id, entry)
   }, origin)

@@ -143,6 +143,64 @@ describe('document guard', () => {
     })
   })
 
+  it("keeps a person's click-tool mask theirs and accepted, but no automatic suggestion", () => {
+    const { server, client, repairs } = setup()
+    const annotator = client(7)
+    const clicked = { type: 'model' as const, modelVersion: 'v0', score: 0.8, clicks: 3 }
+    const mask = createAnnotation(
+      annotator.doc,
+      { kind: 'polygon', geometry: square(5), classId: 1, origin: clicked },
+      annotator.origin,
+    )
+    annotator.send()
+    expect(repairs).toEqual([])
+    expect(listAnnotations(server).parsed[0]).toMatchObject({
+      id: mask,
+      origin: clicked,
+      author: 7,
+      updatedBy: 7,
+      review: 'accepted',
+    })
+    // Written by hand: a click mask without an author, pending, or an automatic suggestion
+    // that claims to be accepted and authored.
+    writeRawAnnotation(
+      annotator.doc,
+      'unowned',
+      record('polygon', square(30), { origin: clicked, author: null, review: 'pending' }),
+    )
+    writeRawAnnotation(
+      annotator.doc,
+      'claimed',
+      record('polygon', square(50), {
+        origin: { type: 'model', modelVersion: 'v0', score: 0.8 },
+        review: 'accepted',
+      }),
+    )
+    annotator.send()
+    const byId = new Map(listAnnotations(server).parsed.map((a) => [a.id, a]))
+    expect(byId.get('unowned')).toMatchObject({ author: 7, review: 'accepted' })
+    expect(byId.get('claimed')).toMatchObject({ author: null, review: 'pending' })
+    expect(repairs.join('\n')).toMatch(/claimed: only reviewers decide on review \(accepted\)/)
+    // Clicks cannot be added to a suggestion afterwards: the origin never changes.
+    annotationsOf(annotator.doc).get('claimed')!.set('origin', clicked)
+    annotator.send()
+    expect(annotationsOf(server).get('claimed')!.get('origin')).not.toHaveProperty('clicks')
+    // A reviewer may still create a suggestion pending, or decide on it.
+    const reviewer = client(8, true)
+    writeRawAnnotation(
+      reviewer.doc,
+      'reviewed',
+      record('polygon', square(70), {
+        origin: { type: 'model', modelVersion: 'v0', score: 0.8 },
+        author: null,
+        updatedBy: 8,
+        review: 'rejected',
+      }),
+    )
+    reviewer.send()
+    expect(annotationsOf(server).get('reviewed')!.get('review')).toBe('rejected')
+  })
+
   it('makes the connection the author of what it creates, and keeps who made an entry', () => {
     const { server, client } = setup()
     const mallory = client(7)

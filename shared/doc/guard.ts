@@ -5,7 +5,15 @@
 // server stores and relays the change and its repair as one update. Never throws on remote data.
 import * as Y from 'yjs'
 import { AnnotationFields, Geometry, ReviewDecision, ReviewState } from '../schemas/annotation.ts'
-import { annotationsOf, FIELD, metaOf, readAnnotation, reviewOf } from './annotationDoc.ts'
+import {
+  annotationsOf,
+  FIELD,
+  initialReview,
+  isAutomaticSuggestion,
+  metaOf,
+  readAnnotation,
+  reviewOf,
+} from './annotationDoc.ts'
 import { SERVER_ORIGIN } from './origins.ts'
 import { ANNOTATION_LIMITS, geometryProblem, type ImageExtent } from './validation.ts'
 
@@ -215,9 +223,10 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
     const identity = identityOf(entry)
     // Undoing a deletion brings the entry back as it was: its author stays.
     const restored = previous !== undefined && sameIdentity(previous, identity)
-    const isModel = record.origin.type === 'model'
+    // A click-tool mask keeps its model origin but is the clicking person's, like a drawn one.
+    const isSuggestion = isAutomaticSuggestion(record.origin)
     if (!restored) {
-      const author = isModel ? null : rights.userId
+      const author = isSuggestion ? null : rights.userId
       if (record.author !== author) {
         repair(`${id}: author must be ${author === null ? 'empty for a suggestion' : 'you'}`, () =>
           entry.set(FIELD.author, author),
@@ -225,12 +234,12 @@ export function createDocumentGuard(doc: Y.Doc, options: GuardOptions): Document
       }
     }
     const updatedByOk =
-      record.updatedBy === rights.userId || (isModel && !restored && record.updatedBy === null)
+      record.updatedBy === rights.userId || (isSuggestion && !restored && record.updatedBy === null)
     if (!updatedByOk) {
       repair(`${id}: updatedBy must be you`, () => entry.set(FIELD.updatedBy, rights.userId))
     }
     if (!rights.canReview) {
-      const allowed = restored ? previous.review : isModel ? 'pending' : 'accepted'
+      const allowed = restored ? previous.review : initialReview(record.origin)
       if (record.review !== allowed) {
         repair(`${id}: only reviewers decide on review (${record.review})`, () =>
           entry.set(FIELD.review, allowed),
