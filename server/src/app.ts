@@ -19,6 +19,7 @@ import {
   registerCollabRoutes,
   SqliteDocumentStore,
 } from './collab/index.ts'
+import { SuggestionOutcomes } from './collab/extensions/SuggestionOutcomes.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/database.ts'
 import { registerExportRoutes } from './export/index.ts'
@@ -122,6 +123,7 @@ export function createApp(config: Config): TesseraApp {
         compactAfterUpdates: config.compactAfterUpdates,
       }),
       new DocumentPolicy(log),
+      new SuggestionOutcomes(db, log),
       new ImageIndexing(db, log),
       new Presence(),
     ],

@@ -89,7 +89,9 @@ function checkGeometry(
 }
 
 /** Whether an origin is a model's automatic suggestion (not a person's click-tool result). */
-export const isAutomaticSuggestion = (origin: AnnotationOrigin) =>
+export const isAutomaticSuggestion = (
+  origin: AnnotationOrigin,
+): origin is Extract<AnnotationOrigin, { type: 'model' }> & { clicks?: undefined } =>
   origin.type === 'model' && origin.clicks === undefined
 
 /**

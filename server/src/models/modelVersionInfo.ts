@@ -1,7 +1,9 @@
 // What clients see of stored model versions: artefact names, file URLs and download names, the
-// current-model body browsers load and the version list. Reads only: it never writes a version
-// nor reads a blob; ModelVersions decides which version is current and serves the files.
+// current-model body browsers load and the version list with how each version's suggestions were
+// answered. Reads only: it never writes a version nor reads a blob; ModelVersions decides which
+// version is current and serves the files.
 import type { z } from 'zod'
+import type { SuggestionCounts } from '../../../shared/schemas/activeLearning.ts'
 import type { CurrentModel } from '../../../shared/schemas/modelCard.ts'
 import {
   ARTIFACT_NAMES,
@@ -93,21 +95,77 @@ export function listVersions(db: Db, projectId: number, currentId: number): Mode
        ORDER BY v.created_at DESC, v.id DESC`,
     )
     .all(projectId) as (VersionRecord & { parent_name: string | null; username: string | null })[]
+  const suggestions = suggestionCountsByVersion(db, projectId)
   const versions = records.map((record) =>
     toVersionInfo(projectId, fromRecord(record), {
       parentName: record.parent_name,
       username: record.username,
       currentId,
+      suggestions: suggestions.get(record.name) ?? NO_SUGGESTIONS,
     }),
   )
   return { versions, currentId }
+}
+
+const NO_SUGGESTIONS: SuggestionCounts = {
+  accepted: 0,
+  edited: 0,
+  rejected: 0,
+  clickMasks: 0,
+  clicks: 0,
+}
+
+/**
+ * How the project's people answered each version's suggestions, by version name (the name a
+ * suggestion's origin carries), in one grouped query (collab/extensions/SuggestionOutcomes.ts
+ * writes the rows).
+ */
+export function suggestionCountsByVersion(
+  db: Db,
+  projectId: number,
+): Map<string, SuggestionCounts> {
+  const rows = db
+    .prepare(
+      `SELECT model_version,
+         SUM(outcome = 'accepted') AS accepted,
+         SUM(outcome = 'edited') AS edited,
+         SUM(outcome = 'rejected') AS rejected,
+         SUM(outcome = 'clicked') AS click_masks,
+         TOTAL(CASE WHEN outcome = 'clicked' THEN clicks END) AS clicks
+       FROM suggestion_outcomes WHERE project_id = ? GROUP BY model_version`,
+    )
+    .all(projectId) as {
+    model_version: string
+    accepted: number
+    edited: number
+    rejected: number
+    click_masks: number
+    clicks: number
+  }[]
+  return new Map(
+    rows.map((row) => [
+      row.model_version,
+      {
+        accepted: row.accepted,
+        edited: row.edited,
+        rejected: row.rejected,
+        clickMasks: row.click_masks,
+        clicks: row.clicks,
+      },
+    ]),
+  )
 }
 
 /** One entry of the version list; the parent's name and the username come from joins. */
 function toVersionInfo(
   projectId: number,
   row: ModelVersionRow,
-  context: { parentName: string | null; username: string | null; currentId: number },
+  context: {
+    parentName: string | null
+    username: string | null
+    currentId: number
+    suggestions: SuggestionCounts
+  },
 ): ModelVersionInfo {
   const files: ModelVersionInfo['files'] = {}
   for (const [name, file] of Object.entries(versionFiles(row))) {
@@ -124,6 +182,7 @@ function toVersionInfo(
     state: row.state,
     isCurrent: row.id === context.currentId,
     metrics: row.metrics,
+    suggestions: context.suggestions,
     trainingSet: {
       images: row.trainingImages,
       objects: row.trainingObjects,
