@@ -6,6 +6,7 @@ import type { AnnotationRecord } from '../../../shared/schemas/annotation.ts'
 import type { LabelClass, Member } from '../../../shared/schemas/projects.ts'
 import { useAnnotations, useEditorSelector } from './canvas/useEditor.ts'
 import type { Editor } from './core/Editor.ts'
+import { describeOrigin, isSuggestion } from './core/provenance.ts'
 import { SkippedEntries } from './SkippedEntries.tsx'
 
 export function AnnotationList({
@@ -34,7 +35,7 @@ export function AnnotationList({
     (a) =>
       (classFilter === 'all' || String(a.classId) === classFilter) &&
       (authorFilter === 'all' || String(a.author) === authorFilter) &&
-      (originFilter === 'all' || a.origin.type === originFilter),
+      (originFilter === 'all' || originOf(a) === originFilter),
   )
   const authors = [...new Set(annotations.map((a) => a.author))]
   const canReview = editor.rights.review
@@ -76,6 +77,7 @@ export function AnnotationList({
         >
           <option value="all">People and model</option>
           <option value="human">People</option>
+          <option value="click">Click tool</option>
           <option value="model">Model</option>
         </select>
       </div>
@@ -99,13 +101,18 @@ export function AnnotationList({
             />
             <span className="annotation-label">
               {a.kind} · {className(a.classId)}
-              <span className="muted small">
-                {' '}
-                {nameOf(a.author)}
-                {a.origin.type === 'model'
-                  ? ` · ${a.origin.modelVersion} ${(a.origin.score * 100).toFixed(0)}%`
-                  : ''}
-              </span>
+              <span className="muted small"> {nameOf(a.author)}</span>
+              {a.origin.type === 'model' && (
+                <span
+                  className="muted small"
+                  data-testid="annotation-list.provenance"
+                  data-model-version={a.origin.modelVersion}
+                  data-clicks={a.origin.clicks}
+                >
+                  {' · '}
+                  {describeOrigin(a.origin)}
+                </span>
+              )}
             </span>
             {a.review === 'rejected' && <span className="badge status-rejected">rejected</span>}
             {!readOnly && <ItemActions editor={editor} annotation={a} canReview={canReview} />}
@@ -133,7 +140,7 @@ function ItemActions({
   annotation: AnnotationRecord
   canReview: boolean
 }) {
-  const suggestion = a.origin.type === 'model' && a.review === 'pending'
+  const suggestion = isSuggestion(a) && a.review === 'pending'
   const act = (action: () => void) => (e: { stopPropagation(): void }) => {
     e.stopPropagation()
     action()
@@ -153,10 +160,11 @@ function ItemActions({
       </span>
     )
   }
-  if (!suggestion && a.origin.type !== 'human') return null
+  // A decided suggestion has no actions left; a person's annotation (a click mask too) has.
+  if (!suggestion && isSuggestion(a)) return null
   return (
     <span className="item-actions">
-      {a.review !== 'accepted' || a.origin.type === 'model' ? (
+      {a.review !== 'accepted' || suggestion ? (
         <button
           type="button"
           onClick={act(() => editor.accept(a.id))}
@@ -176,3 +184,7 @@ function ItemActions({
     </span>
   )
 }
+
+/** The origin filter's word for an annotation: drawn by a person, with clicks, or a suggestion. */
+const originOf = (a: AnnotationRecord) =>
+  a.origin.type === 'human' ? 'human' : isSuggestion(a) ? 'model' : 'click'

@@ -1,9 +1,11 @@
-// Tool buttons with their shortcuts, undo/redo and view controls.
+// Tool buttons with their shortcuts, undo/redo and view controls; the page adds its own
+// controls (Next, pre-annotation's status) after the model's status.
 
-import { useState } from 'react'
+import { type ReactNode, useState } from 'react'
 import type { AssistStatus } from '../ml/useSegmentation.ts'
 import { useEditorSelector } from './canvas/useEditor.ts'
 import type { Editor } from './core/Editor.ts'
+import { describeClickMask } from './core/provenance.ts'
 import { TOOLS } from './core/tools/index.ts'
 
 export function Toolbar({
@@ -11,11 +13,13 @@ export function Toolbar({
   onFit,
   onHelp,
   assistStatus,
+  children,
 }: {
   editor: Editor
   onFit(): void
   onHelp(): void
   assistStatus: AssistStatus
+  children?: ReactNode
 }) {
   const toolId = useEditorSelector(editor, (s) => s.toolId)
   const readOnly = useEditorSelector(editor, (s) => s.readOnly)
@@ -101,11 +105,13 @@ export function Toolbar({
           className="model-status"
           data-testid="model.click-result"
           data-model-version={clickMask.modelVersion}
+          data-clicks={assisted?.clicks.length}
           aria-busy={assisted?.answered !== assisted?.clicks.length}
         >
-          Mask from {clickMask.modelVersion}
+          {describeClickMask(clickMask.modelVersion, assisted?.clicks.length ?? 0)}
         </span>
       )}
+      {children}
       {message && (
         <span className="editor-message" role="alert" data-testid="editor.message" title={message}>
           <span className="editor-message-text">{message}</span>

@@ -1,7 +1,9 @@
-// One image in the live editor: canvas and toolbar, connection banner, and a side panel with
-// classes, review state, annotations, channel display and the image's facts.
+// One image in the live editor: canvas and toolbar (with Next and pre-annotation's status),
+// connection banner, and a side panel with the image's claim and rank, classes, review state,
+// annotations, channel display and the image's facts.
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { readReviewState, setReviewState } from '../../../shared/doc/index.ts'
+import { DEFAULT_ACTIVE_LEARNING } from '../../../shared/schemas/activeLearning.ts'
 import type { ImageInfo } from '../../../shared/schemas/images.ts'
 import type { LabelClass, Member, Project } from '../../../shared/schemas/projects.ts'
 import { useSession } from '../app/App.tsx'
@@ -20,11 +22,18 @@ import {
 import { EditorCanvas } from '../editor/canvas/EditorCanvas.tsx'
 import { useEditorSelector } from '../editor/canvas/useEditor.ts'
 import { Editor } from '../editor/core/Editor.ts'
+import { describePreannotation } from '../editor/core/preannotation.ts'
 import { SHORTCUTS, Toolbar } from '../editor/Toolbar.tsx'
 import type { SegmentationClient } from '../ml/SegmentationClient.ts'
+import { usePreannotation } from '../ml/usePreannotation.ts'
 import { useProjectModel } from '../ml/useProjectModel.ts'
 import { segmentationClient, useSegmentation } from '../ml/useSegmentation.ts'
+import { ImageClaimStatus } from './ImageClaimStatus.tsx'
 import { ImageFacts } from './ImageFacts.tsx'
+import { liveClaims } from './imageRanking.ts'
+import { NextImageButton } from './NextImageButton.tsx'
+import { useActiveLearningSettings } from './useActiveLearningSettings.ts'
+import { useRanking } from './useRanking.ts'
 
 declare global {
   interface Window {
@@ -73,6 +82,9 @@ export function ImagePage({ projectId, imageId }: { projectId: number; imageId: 
     />
   )
 }
+
+/** Without the project's settings (they failed to load), nothing is written on its behalf. */
+const DEFAULT_OFF = { ...DEFAULT_ACTIVE_LEARNING, preannotate: false }
 
 function useDisplayPixels(base: string, image: ImageInfo, settings: ChannelSetting[]) {
   const [samples, setSamples] = useState<RawSamples | null>(null)
@@ -144,6 +156,24 @@ function EditorView(props: {
   const { pixels, samples } = useDisplayPixels(props.base, image, settings)
   const projectModel = useProjectModel(props.projectId)
   const assistStatus = useSegmentation(projectModel, image, samples, editor)
+  const ranking = useRanking(props.projectId)
+  const activeLearning = useActiveLearningSettings(props.projectId)
+  // Known once the ranking has loaded (an image without a ranking is nobody's).
+  const claimedByMe =
+    ranking.data === null
+      ? ranking.error === null
+        ? null
+        : false
+      : liveClaims(ranking.data.claims, Date.now()).some(
+          (c) => c.imageId === image.id && c.userId === props.userId,
+        )
+  const preannotation = usePreannotation(
+    editor,
+    image,
+    imageDoc.synced,
+    activeLearning.error === null ? activeLearning.data : DEFAULT_OFF,
+    claimedByMe,
+  )
   const [help, setHelp] = useState(false)
   const drawnCount = useRef(0)
   const canvasArea = useRef<HTMLDivElement>(null)
@@ -191,7 +221,27 @@ function EditorView(props: {
           onFit={fit}
           onHelp={() => setHelp(true)}
           assistStatus={assistStatus}
-        />
+        >
+          {preannotation && (
+            <span
+              className={`model-status${preannotation.phase === 'failed' ? ' model-error' : ''}`}
+              data-testid="editor.preannotate"
+              data-phase={preannotation.phase}
+              data-added={preannotation.added}
+            >
+              {describePreannotation(preannotation)}
+            </span>
+          )}
+          {role !== 'viewer' && (
+            <NextImageButton
+              projectId={props.projectId}
+              currentImageId={image.id}
+              testId="editor.next"
+              shortcut
+              onClaimed={ranking.reload}
+            />
+          )}
+        </Toolbar>
         <div className="editor-area" ref={canvasArea}>
           <EditorCanvas
             editor={editor}
@@ -211,6 +261,14 @@ function EditorView(props: {
         <h2 className="image-title" data-testid="image.name">
           {image.name}
         </h2>
+        <ImageClaimStatus
+          projectId={props.projectId}
+          imageId={image.id}
+          userId={props.userId}
+          isOwner={role === 'owner'}
+          ranking={ranking.data}
+          onChange={ranking.reload}
+        />
         <section className="panel-section">
           <h3>Class</h3>
           <div className="class-picker">

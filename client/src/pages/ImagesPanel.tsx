@@ -1,11 +1,27 @@
-// The image grid of a project, with drag-and-drop upload and progress.
+// The image grid of a project, with drag-and-drop upload and progress; Next, and the newest
+// ranking's rank and score on each image (sort by rank or name, filter by score or status), which
+// version scored them, and who holds which image.
 import { type DragEvent, useEffect, useRef, useState } from 'react'
 import type { ImageInfo, UploadResult } from '../../../shared/schemas/images.ts'
 import type { ProjectPresence } from '../../../shared/schemas/presence.ts'
 import type { ProjectRole } from '../../../shared/schemas/projects.ts'
 import { api, uploadFiles } from '../api/apiClient.ts'
+import { useSession } from '../app/App.tsx'
 import { Link } from '../app/Link.tsx'
 import { useResource } from '../app/useResource.ts'
+import {
+  defaultSort,
+  describeClaim,
+  describeScoring,
+  formatScore,
+  IMAGE_FILTERS,
+  IMAGE_SORTS,
+  type ImageFilter,
+  type ImageSort,
+  rankImages,
+} from './imageRanking.ts'
+import { NextImageButton } from './NextImageButton.tsx'
+import { useRanking } from './useRanking.ts'
 
 const STATUS_LABEL: Record<ImageInfo['status'], string> = {
   new: 'New',
@@ -30,6 +46,14 @@ export function ImagesPanel({
   const input = useRef<HTMLInputElement>(null)
   const canUpload = role !== 'viewer'
   const presence = usePresence(projectId)
+  const ranking = useRanking(projectId)
+  const userId = useSession().user.id
+  const [chosenSort, setSort] = useState<ImageSort | null>(null)
+  const [filter, setFilter] = useState<ImageFilter>('all')
+  // Rank until the person picks an order, once there are scores to rank by.
+  const sort = chosenSort ?? defaultSort(ranking.data)
+  const now = Date.now()
+  const rows = images.data ? rankImages(images.data.images, ranking.data, sort, filter, now) : []
 
   const upload = async (files: File[]) => {
     if (files.length === 0) return
@@ -117,9 +141,58 @@ export function ImagesPanel({
       )}
       {images.error && <p className="error">{images.error}</p>}
       {images.data && images.data.images.length === 0 && <p className="empty">No images yet.</p>}
+      <div className="image-queue">
+        {role !== 'viewer' && (
+          <NextImageButton projectId={projectId} testId="images.next" onClaimed={ranking.reload} />
+        )}
+        <label className="inline-form small">
+          Sort by
+          <select
+            value={sort}
+            onChange={(e) => setSort(e.target.value as ImageSort)}
+            data-testid="images.sort"
+          >
+            {Object.entries(IMAGE_SORTS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="inline-form small">
+          Show
+          <select
+            value={filter}
+            onChange={(e) => setFilter(e.target.value as ImageFilter)}
+            data-testid="images.filter"
+          >
+            {Object.entries(IMAGE_FILTERS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        {ranking.data && (
+          <span
+            className="muted small"
+            data-testid="images.scored-by"
+            data-version={ranking.data.version?.name}
+          >
+            {describeScoring(ranking.data, now)}
+          </span>
+        )}
+        {ranking.error && <span className="error small">{ranking.error}</span>}
+      </div>
       <ul className="image-grid" data-testid="image-grid">
-        {images.data?.images.map((image) => (
-          <li key={image.id} className="card image-card" data-testid="image-grid.item">
+        {rows.map(({ image, score, claim }) => (
+          <li
+            key={image.id}
+            className="card image-card"
+            data-testid="image-grid.item"
+            data-image-id={image.id}
+            data-rank={score?.rank}
+          >
             <Link href={`/projects/${projectId}/images/${image.id}`} className="image-link">
               <img
                 src={`/api/projects/${projectId}/images/${image.id}/thumbnail`}
@@ -135,6 +208,24 @@ export function ImagesPanel({
               <span className="muted small">
                 {image.width}×{image.height} · {image.channels} ch · {image.dtype}
               </span>
+              {score && (
+                <span className="small image-score">
+                  <span data-testid="image-grid.rank">Rank {score.rank}</span>
+                  {' · '}
+                  <span data-testid="image-grid.score" title={String(score.score)}>
+                    score {formatScore(score.score)}
+                  </span>
+                </span>
+              )}
+              {claim && (
+                <span
+                  className={claim.userId === userId ? 'badge claim claim-mine' : 'badge claim'}
+                  data-testid="image-grid.claim"
+                  data-holder={claim.username}
+                >
+                  {describeClaim(claim, userId, now)}
+                </span>
+              )}
               <span className="image-card-footer">
                 <span className={`badge status-${image.status}`} data-testid="image-grid.status">
                   {STATUS_LABEL[image.status]}

@@ -1,7 +1,9 @@
 // The project's model versions: which one editors load, where each came from, what it was trained
-// on, how it scores against its base, and (for owners) promote and roll back.
+// on, how it scores against its base, how people answered its suggestions and what its click
+// masks cost, and (for owners) promote and roll back.
 import { useState } from 'react'
 import type { z } from 'zod'
+import type { SuggestionCounts } from '../../../shared/schemas/activeLearning.ts'
 import {
   EvaluationMetrics,
   type ModelVersionInfo,
@@ -10,6 +12,7 @@ import {
 import { api } from '../api/apiClient.ts'
 import type { Resource } from '../app/useResource.ts'
 import { formatTime } from './JobCard.tsx'
+import { clicksPerMask } from './suggestionCounts.ts'
 
 export type ModelVersionList = z.infer<typeof ModelVersionListSchema>
 
@@ -93,6 +96,41 @@ function Metrics({ version }: { version: ModelVersionInfo }) {
   )
 }
 
+/** Accepted, edited and rejected suggestions and clicks per click mask, one cell each. */
+function SuggestionCells({ counts }: { counts: SuggestionCounts | undefined }) {
+  if (!counts)
+    return (
+      <>
+        {[0, 1, 2, 3].map((i) => (
+          <td key={i} className="muted">
+            —
+          </td>
+        ))}
+      </>
+    )
+  const perMask = clicksPerMask(counts)
+  return (
+    <>
+      <td className="suggestion-counts" data-testid="training.versions.accepted">
+        {counts.accepted}
+      </td>
+      <td className="suggestion-counts" data-testid="training.versions.edited">
+        {counts.edited}
+      </td>
+      <td className="suggestion-counts" data-testid="training.versions.rejected">
+        {counts.rejected}
+      </td>
+      <td
+        className="suggestion-counts"
+        data-testid="training.versions.clicks-per-mask"
+        title={`${counts.clicks} clicks for ${counts.clickMasks} masks`}
+      >
+        {perMask === null ? '—' : perMask.toFixed(1)}
+      </td>
+    </>
+  )
+}
+
 export function ModelVersionsTable({
   projectId,
   versions,
@@ -137,6 +175,12 @@ export function ModelVersionsTable({
               <th>Created</th>
               <th>Trained on</th>
               <th>Validation</th>
+              <th title="Suggestions accepted as they were">Accepted</th>
+              <th title="Suggestions accepted after a change of their shape">Edited</th>
+              <th title="Suggestions rejected or deleted">Rejected</th>
+              <th title="Clicks per mask made with the click tool (clicks / masks)">
+                Clicks per mask
+              </th>
               <th>By</th>
               <th>Files</th>
               {canManage && <th aria-label="Actions" />}
@@ -174,6 +218,7 @@ export function ModelVersionsTable({
                   <td>
                     <Metrics version={version} />
                   </td>
+                  <SuggestionCells counts={version.suggestions} />
                   <td className="small">
                     {version.triggeredBy?.username ?? (version.jobId === null ? '—' : 'automatic')}
                   </td>

@@ -1,5 +1,5 @@
-// The project's training tab: start a job (by hand or every N done images), follow jobs live and
-// manage model versions. Live: the project channel's events update it; nothing polls.
+// The project's training tab: start a job (by hand or every N done images), set how versions rank
+// images for Next, follow jobs live and manage model versions. Live: the project channel's events update it; nothing polls.
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { ProjectRole } from '../../../shared/schemas/projects.ts'
 import {
@@ -11,6 +11,7 @@ import {
 import { api } from '../api/apiClient.ts'
 import { type ChannelState, useProjectEvents } from '../api/projectEvents.ts'
 import { useResource } from '../app/useResource.ts'
+import { ActiveLearningSetting } from './ActiveLearningSetting.tsx'
 import { AutoTrainSetting } from './AutoTrainSetting.tsx'
 import { JobCard } from './JobCard.tsx'
 import { type ModelVersionList, ModelVersionsTable } from './ModelVersionsTable.tsx'
@@ -92,6 +93,7 @@ export function TrainingPanel({ projectId, role }: { projectId: number; role: Pr
           }}
         />
         <AutoTrainSetting projectId={projectId} canEdit={role === 'owner'} />
+        <ActiveLearningSetting projectId={projectId} canEdit={role === 'owner'} />
       </div>
       <h2>Jobs</h2>
       {jobs.error && (

@@ -549,6 +549,31 @@ describe('segmentation assist across model versions', () => {
     expect(editor.getAnnotations()).toHaveLength(1)
   })
 
+  it("keeps the click tool's provenance: the version and the object's clicks, accepted, the clicker's", async () => {
+    const editor = new TestEditor(new Y.Doc(), 1, false, { canReview: true })
+    editor.setAssist(fakeAssist('v1').assist)
+    editor.key('m')
+    editor.click(50, 50)
+    editor.pointerDown({ point: { x: 60, y: 60 }, button: 2, shift: false, alt: false })
+    editor.click(52, 52)
+    await settle()
+    editor.key('Enter', false, true)
+    const [mask] = editor.getAnnotations()
+    expect(mask).toMatchObject({
+      kind: 'mask',
+      author: 1,
+      review: 'accepted',
+      origin: { type: 'model', modelVersion: 'v1', score: 1, clicks: 3 },
+    })
+    // Undo takes it back like anything the person made.
+    editor.undo()
+    expect(editor.getAnnotations()).toEqual([])
+    editor.redo()
+    // A reviewer's reject marks it rejected (it is a person's annotation), not deleted.
+    editor.reject(mask!.id)
+    expect(editor.annotation(mask!.id)?.review).toBe('rejected')
+  })
+
   it('drops the object when the assist goes away', async () => {
     const editor = new TestEditor()
     editor.setAssist(fakeAssist('v0').assist)

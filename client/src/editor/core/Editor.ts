@@ -33,6 +33,7 @@ import type { Click } from '../../../../shared/ml/clickSimulation.ts'
 import type { Rect } from '../../../../shared/ml/imageSession.ts'
 import type {
   AnnotationKind,
+  AnnotationOrigin,
   AnnotationRecord,
   Geometry,
 } from '../../../../shared/schemas/annotation.ts'
@@ -41,6 +42,7 @@ import type { AssistedObject, SegmentationAssist } from './assist.ts'
 import { checkCombinedSize, strokeInside } from './brushStroke.ts'
 import { boundsOf, type Point, translateGeometry } from './geometryOf.ts'
 import { clampOffset, clampPoint, unionBounds } from './placement.ts'
+import { clickOrigin, isSuggestion } from './provenance.ts'
 import type { Bounds } from './spatialIndex.ts'
 import { TOOL_BY_ID, type ToolId, type ToolPointerEvent } from './tools/index.ts'
 
@@ -372,11 +374,13 @@ export class Editor {
     const object = this.state.assisted
     const result = object?.result
     if (!object || !result?.rings) return null
+    // The mask keeps where it came from: the version that drew it and the clicks it took.
+    const origin = clickOrigin(result.modelVersion, object.clicks.length)
     let id: string | null = null
-    if (as === 'polygon') id = this.create('polygon', { rings: result.rings })
+    if (as === 'polygon') id = this.create('polygon', { rings: result.rings }, origin)
     else {
       const mask = cropMask({ ...result.rect, data: result.mask })
-      if (mask) id = this.create('mask', encodeMaskRle(mask))
+      if (mask) id = this.create('mask', encodeMaskRle(mask), origin)
     }
     this.assist?.forget(object.key)
     this.update({ assisted: null, toolState: 'click.idle' })
@@ -579,10 +583,14 @@ export class Editor {
     }
   }
 
-  private createChecked(kind: AnnotationKind, geometry: Geometry['geometry']): string {
+  private createChecked(
+    kind: AnnotationKind,
+    geometry: Geometry['geometry'],
+    origin?: AnnotationOrigin,
+  ): string {
     const id = createAnnotation(
       this.doc,
-      { kind, geometry, classId: this.state.classId },
+      { kind, geometry, classId: this.state.classId, origin },
       this.origin,
       this.image ?? undefined,
     )
@@ -590,10 +598,17 @@ export class Editor {
     return id
   }
 
-  /** Writes a new annotation of the active class; null when refused (see `message`). */
-  create(kind: AnnotationKind, geometry: Geometry['geometry']): string | null {
+  /**
+   * Writes a new annotation of the active class (a person's, unless `origin` says the click tool
+   * made it); null when refused (see `message`).
+   */
+  create(
+    kind: AnnotationKind,
+    geometry: Geometry['geometry'],
+    origin?: AnnotationOrigin,
+  ): string | null {
     if (this.state.readOnly) return null
-    return this.attempt(() => this.createChecked(kind, geometry))
+    return this.attempt(() => this.createChecked(kind, geometry, origin))
   }
 
   /** Moves the selection, as far as the image allows. */
@@ -705,9 +720,10 @@ export class Editor {
   reject(id: string) {
     if (!this.rights.review) return
     const annotation = this.view.get(id)
-    // A suggestion is removed; a person's annotation is marked rejected for its author.
+    // A suggestion is removed; a person's annotation (a click-tool mask too) is marked rejected
+    // for its author.
     this.attempt(() => {
-      if (annotation?.origin.type === 'model') deleteAnnotation(this.doc, id, this.origin)
+      if (annotation && isSuggestion(annotation)) deleteAnnotation(this.doc, id, this.origin)
       else setReviewDecision(this.doc, id, 'rejected', this.origin)
     })
   }
