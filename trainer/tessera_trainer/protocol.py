@@ -1,5 +1,5 @@
 """The worker protocol's shapes (shared/schemas/training.ts: LeasedJob, TrainingConfig,
-DatasetItem, DatasetPage, HeartbeatResponse, JobProgress) as typed dataclasses,
+DatasetItem, DatasetPage, PoolItem, PoolPage, HeartbeatResponse, JobProgress) as typed dataclasses,
 parsed and checked at the edge so that the rest of the worker trusts them. No I/O.
 """
 
@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
-PHASES = ("download", "train", "evaluate", "export", "upload")
-ARTIFACT_NAMES = ("encoder", "decoder", "card", "checkpoint", "parity")
+PHASES = ("download", "train", "evaluate", "export", "score", "upload")
+ARTIFACT_NAMES = ("encoder", "decoder", "card", "checkpoint", "parity", "scores")
+# activeLearning.ts Strategy (strategies.py implements them).
+STRATEGIES = ("random", "entropy", "boundary", "tta", "diverse")
 
 
 class ProtocolError(ValueError):
@@ -106,6 +108,20 @@ class BaseVersion:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How to rank the pool. The name is kept as sent, even one this trainer does not know (a
+    newer server's): the job decides what to do with it rather than refusing the lease."""
+
+    strategy: str
+
+    @staticmethod
+    def parse(values: Any) -> "Scoring":
+        if not isinstance(values, Mapping):
+            raise ProtocolError("job.scoring: expected an object")
+        return Scoring(strategy=_field(values, "strategy", str, "job.scoring"))
+
+
+@dataclass(frozen=True)
 class LeasedJob:
     """Everything a worker needs for one attempt of a training job."""
 
@@ -119,6 +135,9 @@ class LeasedJob:
     dataset: str
     resume: Optional[BlobRef]
     result_name: str
+    # Active learning: the first PoolPage's URL and the strategy (both null: nothing to score).
+    pool: Optional[str] = None
+    scoring: Optional[Scoring] = None
 
     @staticmethod
     def parse(values: Any) -> "LeasedJob":
@@ -144,6 +163,8 @@ class LeasedJob:
             dataset=_field(values, "dataset", str, where),
             resume=BlobRef.parse(values["resume"], "job.resume") if values.get("resume") is not None else None,
             result_name=_field(values, "resultName", str, where),
+            pool=_field(values, "pool", str, where, optional=True),
+            scoring=Scoring.parse(values["scoring"]) if values.get("scoring") is not None else None,
         )
         if job.attempt < 1 or job.heartbeat_seconds <= 0 or job.lease_seconds <= 0:
             raise ProtocolError(f"{where}: attempt, leaseSeconds and heartbeatSeconds must be positive")
@@ -202,6 +223,52 @@ class DatasetPage:
             total=_field(values, "total", int, where),
             next=_field(values, "next", str, where, optional=True),
             classes=list(_field(values, "classes", list, where, optional=True) or []),
+        )
+
+
+@dataclass(frozen=True)
+class PoolItem:
+    """One image to score: its raw samples as stored, like a DatasetItem without labels."""
+
+    image_id: int
+    name: str
+    width: int
+    height: int
+    channels: int
+    dtype: str
+    samples: BlobRef
+
+    @staticmethod
+    def parse(values: Any) -> "PoolItem":
+        where = "pool item"
+        if not isinstance(values, Mapping):
+            raise ProtocolError(f"{where}: expected an object")
+        return PoolItem(
+            image_id=_field(values, "imageId", int, where),
+            name=_field(values, "name", str, where),
+            width=_field(values, "width", int, where),
+            height=_field(values, "height", int, where),
+            channels=_field(values, "channels", int, where),
+            dtype=_field(values, "dtype", str, where),
+            samples=BlobRef.parse(values.get("samples"), f"{where}.samples"),
+        )
+
+
+@dataclass(frozen=True)
+class PoolPage:
+    items: List[PoolItem]
+    total: int
+    next: Optional[str]
+
+    @staticmethod
+    def parse(values: Any) -> "PoolPage":
+        where = "pool page"
+        if not isinstance(values, Mapping):
+            raise ProtocolError(f"{where}: expected an object")
+        return PoolPage(
+            items=[PoolItem.parse(item) for item in _field(values, "items", list, where)],
+            total=_field(values, "total", int, where),
+            next=_field(values, "next", str, where, optional=True),
         )
 
 

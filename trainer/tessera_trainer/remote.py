@@ -1,5 +1,6 @@
 """The worker's side of the HTTP protocol (/api/worker/…, bearer worker token), a disk cache of
-downloaded files by sha256, and the download of a job's frozen training set as LabelledImages.
+downloaded files by sha256, the download of a job's frozen training set as LabelledImages, and
+of active learning's pool images as normalised model inputs.
 Only urllib; every call has a timeout; transient failures (no connection, 5xx) are retried with
 backoff, 4xx never. Never trains and never decides what a job does.
 """
@@ -20,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+import numpy as np
+
 from . import TRAINER_VERSION
 from .data import LabelledImage, prepare_image
-from .protocol import BlobRef, DatasetItem, DatasetPage, HeartbeatReply, LeasedJob
+from .normalization import normalize_with_own_stats
+from .protocol import BlobRef, DatasetItem, DatasetPage, HeartbeatReply, LeasedJob, PoolItem, PoolPage
 from .samples import SampleFormatError, decode_labels, decode_samples
 
 DEFAULT_TIMEOUT = 30.0
@@ -164,6 +168,14 @@ class WorkerClient:
             yield page
             url = page.next
 
+    def pool_pages(self, first: str) -> Iterator[PoolPage]:
+        """Active learning's pool, page by page (follows `next`)."""
+        url: Optional[str] = first
+        while url:
+            page = PoolPage.parse(self.request_json("GET", url))
+            yield page
+            url = page.next
+
     def heartbeat(self, job_id: int, body: Dict[str, object]) -> HeartbeatReply:
         return HeartbeatReply.parse(self.request_json("POST", f"/api/worker/jobs/{job_id}/heartbeat", body))
 
@@ -258,6 +270,18 @@ def labelled_image(item: DatasetItem, samples: bytes, labels: bytes, source: str
     except SampleFormatError as error:
         raise DatasetError(f"image {item.image_id} ({item.name}): {error}") from None
     return prepare_image(str(item.image_id), source, raw, label_image, model_channels)
+
+
+def pool_image(client: WorkerClient, cache: BlobCache, item: PoolItem, model_channels: int) -> Tuple[np.ndarray, bool]:
+    """A pool image's samples (cached by sha256) → (model channels, H, W) float32 normalised with
+    its own statistics, as labelled_image does, and whether it had to be downloaded. Bytes that
+    do not match the item's description are a DatasetError."""
+    path, fresh = cache.fetch(client, item.samples)
+    try:
+        raw = decode_samples(path.read_bytes(), item.width, item.height, item.channels, item.dtype)
+    except SampleFormatError as error:
+        raise DatasetError(f"pool image {item.image_id} ({item.name}): {error}") from None
+    return normalize_with_own_stats(raw, model_channels), fresh
 
 
 def download_dataset(

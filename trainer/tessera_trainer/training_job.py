@@ -1,8 +1,9 @@
 """One attempt of a leased training job, phase by phase: download (base checkpoint, training set,
 resume state), train (fine-tune from the base weights), evaluate (proposal thresholds, then the
-new and the base model on the same validation images), export, upload; then complete, or fail
-with the reason. Stops without completing when the lease is lost. Writes only to the blob
-cache and a temporary folder that it removes.
+new and the base model on the same validation images), export, score (active learning: when the
+job has a pool, the new encoder ranks the project's unfinished images by the job's strategy into
+scores.json), upload; then complete, or fail with the reason. Stops without completing when the
+lease is lost. Writes only to the blob cache and a temporary folder that it removes.
 """
 
 from __future__ import annotations
@@ -34,11 +35,22 @@ from .finetune import (
 )
 from .finetune import finetune as run_finetune
 from .heartbeat import CheckpointUploader, Heartbeat, JobStatus, JobStopped
-from .model import ModelConfig, network_costs
+from .model import ImageEncoder, ModelConfig, network_costs
 from .pretrain import CARD_FILE, CHECKPOINT_FILE, load_checkpoint, loss_curve, save_checkpoint
 from .proposals import DEFAULT_PROPOSAL_OPTIONS, ProposalOptions
 from .protocol import LeasedJob
-from .remote import BlobCache, DatasetError, LeaseLost, ServerError, ServerUnreachable, WorkerClient, download_dataset
+from .remote import (
+    BlobCache,
+    DatasetError,
+    LeaseLost,
+    ServerError,
+    ServerUnreachable,
+    WorkerClient,
+    download_dataset,
+    pool_image,
+)
+from .scoring import candidate_from_image
+from .strategies import STRATEGY_NAMES, Candidate, needs, rank, summarize
 from .train import LOSSES
 from .tune_proposals import PROPOSAL_GRID, best_proposal_options, encode_heads, proposal_ap50
 
@@ -53,6 +65,13 @@ EVAL_FEWER_CLICKS = 10
 TUNING_MAX_PIXELS = 4_000_000
 UPLOADS = (("encoder", ENCODER_FILE), ("decoder", DECODER_FILE), ("parity", PARITY_FILE),
            ("checkpoint", CHECKPOINT_FILE), ("card", CARD_FILE))
+SCORES_FILE = "scores.json"
+# A pool without a strategy, or with one this trainer does not know, is scored with the
+# project default (activeLearning.ts DEFAULT_ACTIVE_LEARNING).
+DEFAULT_STRATEGY = "diverse"
+# k-centre greedy costs a pass over the pool per pick; past this many picks the rest of the pool
+# follows by its gain against them (strategies.rank batch_size).
+DIVERSE_GREEDY_PICKS = 5000
 
 Emit = Callable[[Dict[str, object]], None]
 
@@ -278,8 +297,15 @@ class TrainingJob:
         (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         self._done("export", started)
 
+        uploads = UPLOADS
+        if job.pool is not None:
+            started = self._phase("score")
+            (out / SCORES_FILE).write_text(json.dumps(self._score(encoder, tuned), indent=1) + "\n")
+            uploads = UPLOADS + (("scores", SCORES_FILE),)
+            self._done("score", started)
+
         started = self._phase("upload")
-        for name, filename in UPLOADS:
+        for name, filename in uploads:
             status.check()
             data = (out / filename).read_bytes()
             reply = self.client.put_file(job.id, job.attempt, name, data)
@@ -298,6 +324,63 @@ class TrainingJob:
         self.say({"event": "completed", "version": reply.get("version"), "promoted": reply.get("promoted"),
                   "timings": self.timings})
         return JobOutcome("succeeded", version=reply.get("version"))  # type: ignore[arg-type]
+
+    def _strategy(self) -> str:
+        scoring = self.job.scoring
+        if scoring is not None and scoring.strategy in STRATEGY_NAMES:
+            return scoring.strategy
+        given = "no strategy" if scoring is None else f"the strategy {scoring.strategy!r}, which this trainer does not know"
+        self.say({"event": "note", "message": f"the job has a pool but {given}; scoring with {DEFAULT_STRATEGY!r}"})
+        return DEFAULT_STRATEGY
+
+    def _score(self, encoder: ImageEncoder, proposals: ProposalOptions) -> Dict[str, object]:
+        """Every pool image once, scored by the new encoder (tiled as the browser does), ranked
+        by the job's strategy: the ScoresFile (training.ts). A pool image whose bytes do not match
+        its description is ranked last with score 0 rather than failing the version."""
+        job, status = self.job, self.status
+        assert job.pool is not None
+        strategy = self._strategy()
+        wanted = needs(strategy)
+        encoder.to(self.device).eval()
+        started = time.monotonic()
+        candidates: List[Candidate] = []
+        unreadable: List[int] = []
+        seen = set()
+        downloaded = total = 0
+        for page in self.client.pool_pages(job.pool):
+            total = max(total, page.total)
+            for item in page.items:
+                status.check()
+                if item.image_id in seen:  # the pool is read live: a page may repeat an image
+                    continue
+                seen.add(item.image_id)
+                if not wanted:  # random reads no pixels
+                    candidates.append(summarize(strategy, Candidate(image_id=item.image_id), job.config.seed))
+                else:
+                    try:
+                        image, fresh = pool_image(self.client, self.cache, item, encoder.in_channels)
+                        downloaded += int(fresh)
+                        candidate = candidate_from_image(encoder, image, self.device, item.image_id, wanted, proposals)
+                        candidates.append(summarize(strategy, candidate, job.config.seed))
+                    except DatasetError as error:
+                        self.say({"event": "note", "message": f"{error}; ranked last"})
+                        unreadable.append(item.image_id)
+                done = len(seen)
+                status.update(step=done, total_steps=max(total, done),
+                              eta_seconds=(time.monotonic() - started) / done * max(0, total - done))
+        status.check()
+        ranking = rank(strategy, candidates, job.config.seed, DIVERSE_GREEDY_PICKS)
+        ranking += [(image_id, 0.0) for image_id in unreadable]
+        seconds = round(time.monotonic() - started, 2)
+        self.say({"event": "scored", "strategy": strategy, "images": len(ranking), "unreadable": len(unreadable),
+                  "downloaded": downloaded, "seconds": seconds, "top": [image_id for image_id, _ in ranking[:10]]})
+        return {
+            "strategy": strategy,
+            "version": job.result_name,
+            "items": [{"imageId": image_id, "score": score, "rank": place}
+                      for place, (image_id, score) in enumerate(ranking, start=1)],
+            "seconds": seconds,
+        }
 
     def _complete(self, body: Dict[str, object]) -> Dict[str, object]:
         """Completion is idempotent per attempt, so an unanswered one is sent again."""

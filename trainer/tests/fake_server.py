@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qs, urlparse
@@ -13,13 +14,17 @@ from urllib.parse import parse_qs, urlparse
 
 class FakeServer:
     """jobs: LeasedJob JSON handed out in order by /lease; pages: the dataset pages by cursor;
-    blobs: sha256 → bytes. heartbeat_reply(n) answers the n-th heartbeat (status, JSON)."""
+    pool_pages: active learning's pool pages by cursor; blobs: sha256 → bytes (slow_blobs: sha256
+    → seconds to wait before answering). heartbeat_reply(n) answers the n-th heartbeat (status,
+    JSON)."""
 
     def __init__(self, token: str = "secret"):
         self.token = token
         self.jobs: List[Dict[str, Any]] = []
         self.pages: Dict[str, Dict[str, Any]] = {}
+        self.pool_pages: Dict[str, Dict[str, Any]] = {}
         self.blobs: Dict[str, bytes] = {}
+        self.slow_blobs: Dict[str, float] = {}
         self.requests: List[Dict[str, Any]] = []
         self.files: Dict[str, bytes] = {}
         self.checkpoints: List[bytes] = []
@@ -97,10 +102,13 @@ class FakeServer:
                 job = self.jobs.pop(0) if self.jobs else None
             return 200, {"job": job}, None
         if method == "GET" and parts[0] == "blobs":
+            time.sleep(self.slow_blobs.get(parts[1], 0.0))
             data = self.blobs.get(parts[1])
             return (200, None, data) if data is not None else (404, {"error": "no such blob"}, None)
         if method == "GET" and parts[-1] == "dataset":
             return 200, self.pages[query.get("cursor", ["0"])[0]], None
+        if method == "GET" and parts[-1] == "pool":
+            return 200, self.pool_pages[query.get("cursor", ["0"])[0]], None
         if method == "POST" and parts[-1] == "heartbeat":
             with self.lock:
                 self.heartbeats += 1

@@ -1,9 +1,12 @@
 """The worker against an in-process server that records requests: lease → dataset → heartbeats →
 checkpoint → files → complete; a second attempt resumes from the uploaded checkpoint without
-downloading again; a lost lease stops the job without completing; a cancel fails it for good.
-Tiny randomly initialised model, 48 x 64 images, a few steps on the CPU."""
+downloading again; a lost lease stops the job without completing; a cancel fails it for good; a
+job with an active learning pool scores it after export and uploads the scores with the files,
+and a cancel while scoring stops it. Tiny randomly initialised model, 48 x 64 images, a few
+steps on the CPU."""
 
 import json
+import math
 import signal
 import sys
 import tempfile
@@ -16,6 +19,7 @@ import torch
 from tessera_trainer.card import build_card
 from tessera_trainer.model import ModelConfig, build_networks, network_costs
 from tessera_trainer.pretrain import load_checkpoint, save_checkpoint
+from tessera_trainer.protocol import LeasedJob, PoolPage, ProtocolError
 from tessera_trainer.synth import generate_image
 from tessera_trainer.worker import Worker, WorkerOptions
 
@@ -163,6 +167,103 @@ class WorkerProtocolTest(unittest.TestCase):
             fails = [r["json"] for r in server.calls("/fail")]
             self.assertEqual([(f["error"], f["retry"], f["attempt"]) for f in fails], [("cancelled", False, 1)])
             self.assertEqual(server.calls("/complete"), [])
+
+    def add_pool(self, server: FakeServer, count: int, per_page: int, repeat: bool = False, broken=()):
+        """`count` pool images (ids 101..), `per_page` a page; repeat: each later page starts
+        with the previous page's last image again (the pool is read live); broken: ids whose
+        samples are a byte short."""
+        rng = np.random.default_rng(8)
+        items = []
+        for index in range(count):
+            image_id = 101 + index
+            pixels = np.moveaxis(generate_image(rng, 48, 64, channels=1, bit_depth=16).image, 0, 2).astype("<u2")
+            data = pixels.tobytes()[: -1 if image_id in broken else None]
+            items.append({"imageId": image_id, "name": f"pool-{image_id}.tif", "width": 64, "height": 48, "channels": 1,
+                          "dtype": "uint16", "samples": server.add_blob(data)})
+        starts = list(range(0, count, per_page))
+        for page, start in enumerate(starts):
+            cursor = str(start)
+            page_items = items[start : start + per_page]
+            if repeat and page > 0:
+                page_items = [items[start - 1]] + page_items
+            following = f"/api/worker/jobs/4/pool?cursor={starts[page + 1]}" if page + 1 < len(starts) else None
+            server.pool_pages[cursor] = {"items": page_items, "total": count, "next": following}
+        return [item["imageId"] for item in items], [item["samples"]["sha256"] for item in items]
+
+    def test_a_job_with_a_pool_scores_it_and_uploads_the_scores_with_the_version(self):
+        with FakeServer() as server:
+            ids, _ = self.add_pool(server, 7, 3, repeat=True, broken={104})
+            status, events = self.serve(server, Path(self.folder.name) / "cache-pool", pool="/api/worker/jobs/4/pool",
+                                        scoring={"strategy": "diverse"})
+            self.assertEqual(status, 0, [e for e in events if e.get("event") in ("failed", "job-ended")])
+            self.assertEqual(len(server.calls("/pool")), 3)
+            self.assertEqual(sorted(server.files), sorted(["encoder", "decoder", "parity", "checkpoint", "card", "scores"]))
+            scores = json.loads(server.files["scores"])
+            self.assertEqual(sorted(scores), ["items", "seconds", "strategy", "version"])
+            self.assertEqual((scores["strategy"], scores["version"]), ("diverse", "p2-v1"))
+            self.assertGreaterEqual(scores["seconds"], 0)
+            items = scores["items"]
+            self.assertEqual(sorted(item["imageId"] for item in items), ids)  # each pool image once
+            self.assertEqual([item["rank"] for item in items], list(range(1, len(ids) + 1)))
+            self.assertTrue(all(sorted(item) == ["imageId", "rank", "score"] for item in items))
+            self.assertTrue(all(isinstance(item["score"], float) and math.isfinite(item["score"]) for item in items))
+            self.assertEqual(items[-1], {"imageId": 104, "score": 0.0, "rank": 7})  # unreadable: last
+            # diverse's gains never increase with the rank.
+            gains = [item["score"] for item in items[:-1]]
+            self.assertTrue(all(a >= b for a, b in zip(gains, gains[1:])), gains)
+
+            complete = server.calls("/complete")[0]["json"]
+            self.assertEqual(sorted(complete["timings"]), sorted(PHASES + ["score"]))
+            heartbeats = [r["json"] for r in server.calls("/heartbeat")]
+            self.assertTrue(any('"phase": "score"' in line for h in heartbeats for line in h["log"]))
+            self.assertTrue(any('"event": "scored"' in line for line in complete["log"]))
+            # Scored after the export, before any file went up.
+            paths = [r["path"] for r in server.requests]
+            first_pool = min(i for i, path in enumerate(paths) if path.endswith("/pool"))
+            self.assertLess(first_pool, min(i for i, path in enumerate(paths) if "/files/" in path))
+
+    def test_the_pool_and_strategy_of_a_leased_job(self):
+        job = {"id": 4, "projectId": 2, "attempt": 1, "leaseSeconds": 30, "heartbeatSeconds": 1,
+               "config": {"minutes": 1, "maxSteps": 4}, "dataset": "/d", "resume": None, "resultName": "p2-v1",
+               "base": {"id": 1, "name": "v0", "card": {}, "checkpoint": {"url": "/c", "sha256": "A" * 64}}}
+        plain = LeasedJob.parse(job)
+        self.assertEqual((plain.pool, plain.scoring), (None, None))
+        self.assertEqual(LeasedJob.parse({**job, "pool": None, "scoring": None}), plain)
+        scored = LeasedJob.parse({**job, "pool": "/api/worker/jobs/4/pool", "scoring": {"strategy": "tta"}})
+        self.assertEqual((scored.pool, scored.scoring.strategy), ("/api/worker/jobs/4/pool", "tta"))
+        # A strategy this trainer does not know is kept (the job scores with the default instead).
+        self.assertEqual(LeasedJob.parse({**job, "pool": "/p", "scoring": {"strategy": "newer"}}).scoring.strategy, "newer")
+        with self.assertRaises(ProtocolError):
+            LeasedJob.parse({**job, "scoring": {"strategy": 3}})
+        page = PoolPage.parse({"items": [{"imageId": 5, "name": "a.tif", "width": 3, "height": 2, "channels": 1,
+                                          "dtype": "uint8", "samples": {"url": "/s", "sha256": "F" * 64, "bytes": 6}}],
+                               "total": 1, "next": None})
+        self.assertEqual((page.items[0].image_id, page.items[0].samples.sha256, page.next), (5, "f" * 64, None))
+        with self.assertRaises(ProtocolError):
+            PoolPage.parse({"items": [{"imageId": 5}], "total": 1, "next": None})
+
+    def test_a_cancel_while_scoring_stops_the_job(self):
+        with FakeServer() as server:
+            ids, digests = self.add_pool(server, 40, 20)
+            for digest in digests:
+                server.slow_blobs[digest] = 0.05
+
+            def reply(n):
+                phase = server.calls("/heartbeat")[-1]["json"]["progress"]["phase"]
+                return 200, {"cancel": phase == "score", "leaseSeconds": 30}
+
+            server.heartbeat_reply = reply
+            status, events = self.serve(server, Path(self.folder.name) / "cache-pool-cancel",
+                                        pool="/api/worker/jobs/4/pool", scoring={"strategy": "entropy"})
+            self.assertEqual(status, 1)
+            self.assertEqual([e["state"] for e in events if e["event"] == "job-ended"], ["cancelled"])
+            fails = [r["json"] for r in server.calls("/fail")]
+            self.assertEqual([(f["error"], f["retry"]) for f in fails], [("cancelled", False)])
+            self.assertEqual(server.calls("/complete"), [])
+            self.assertEqual(server.files, {})
+            fetched = [r for r in server.calls("", "GET") if r["path"].split("/")[-1] in set(digests)]
+            self.assertGreater(len(fetched), 0)
+            self.assertLess(len(fetched), len(ids))
 
     def test_sigterm_during_training_hands_in_a_checkpoint_and_fails_with_retry(self):
         with FakeServer() as server:
