@@ -29,6 +29,7 @@ import { HttpError } from './http/HttpError.ts'
 import { registerImageRoutes } from './images/routes.ts'
 import { registerImportRoutes } from './imports/index.ts'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.ts'
+import { registerLearningRoutes } from './learning/index.ts'
 import { ProjectEvents } from './live/ProjectEvents.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { DEFAULT_MODELS_DIR, ModelVersions } from './models/ModelVersions.ts'
@@ -173,6 +174,7 @@ export function createApp(config: Config): TesseraApp {
   training.start()
   registerModelRoutes(api, context, versions)
   registerTrainingRoutes(api, context, training, versions, liveEvents)
+  registerLearningRoutes(api, context)
   registerExportRoutes(api, context, collab, liveEvents)
   registerImportRoutes(api, context, collab)
   const workerJobs = new WorkerJobs(context, queue, versions)

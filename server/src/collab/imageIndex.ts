@@ -4,6 +4,7 @@
 import type * as Y from 'yjs'
 import { type ImageExtent, listAnnotations, readReviewState } from '../../../shared/doc/index.ts'
 import type { Db } from '../db/database.ts'
+import { endClaim, FINISHED_STATUSES } from '../learning/index.ts'
 
 export interface ImageIndexRow {
   imageId: number
@@ -64,6 +65,8 @@ export function writeImageIndex(db: Db, row: ImageIndexRow): void {
       row.lastChange,
     )
     db.prepare('UPDATE images SET status = ? WHERE id = ?').run(row.status, row.imageId)
+    // A finished image needs nobody's claim any more (Next's claims end here).
+    if ((FINISHED_STATUSES as readonly string[]).includes(row.status)) endClaim(db, row.imageId)
   })()
 }
 

@@ -16,6 +16,15 @@ import {
 import type { AppContext } from '../app.ts'
 import { HttpError } from '../http/HttpError.ts'
 import { type Job, type JobQueue, LeaseLost } from '../jobs/JobQueue.ts'
+import {
+  hasScoringPool,
+  isProjectSample,
+  poolUrl,
+  readActiveLearningSettings,
+  readScoresFile,
+  type StoredScores,
+  storeVersionScores,
+} from '../learning/index.ts'
 import type { ModelVersions } from '../models/ModelVersions.ts'
 import { parseModelCard } from '../models/modelVersionRow.ts'
 import type { WorkerPrincipal } from '../workers/workerTokens.ts'
@@ -122,10 +131,16 @@ export class WorkerJobs {
         ? { url: blobUrl(job.checkpointKey), sha256: job.checkpointKey }
         : null,
       resultName: this.versions.nextName(job.projectId),
-      // Active learning's pool and strategy (none yet: the worker scores nothing).
-      pool: null,
-      scoring: null,
+      ...this.scoringOf(job),
     }
+  }
+
+  /** Active learning: what the worker scores with the new version, and by which strategy. */
+  private scoringOf(job: Job): Pick<LeasedJob, 'pool' | 'scoring'> {
+    const { db } = this.context
+    if (!hasScoringPool(db, job.projectId)) return { pool: null, scoring: null }
+    const { strategy } = readActiveLearningSettings(db, job.projectId)
+    return { pool: poolUrl(job.id, 0), scoring: { strategy } }
   }
 
   /** The job, if this worker's token holds its lease now; a 403 otherwise. */
@@ -173,6 +188,15 @@ export class WorkerJobs {
     return keys
   }
 
+  /** Whether the worker holding the job may read a blob: blobKeysFor's, or the raw samples of
+   * an image of the job's project (the scoring pool, learning/scoringPool.ts). */
+  async mayReadBlob(job: Job, sha256: string): Promise<boolean> {
+    return (
+      isProjectSample(this.context.db, job.projectId, sha256) ||
+      (await this.blobKeysFor(job)).has(sha256)
+    )
+  }
+
   async heartbeat(worker: WorkerPrincipal, jobId: number, body: z.infer<typeof HeartbeatBody>) {
     const { cancel } = await this.leaseCall(() =>
       this.queue.heartbeat(jobId, body.attempt, String(worker.tokenId), {
@@ -192,7 +216,15 @@ export class WorkerJobs {
     bytes: Buffer,
   ) {
     await this.heldAttempt(worker, jobId, attempt)
-    await this.versions.validateUpload(name, bytes, this.context.config.maxModelFileBytes)
+    const { maxModelFileBytes } = this.context.config
+    // The scores are checked on completion, where a bad file costs the version its scores only.
+    if (name === 'scores') {
+      if (bytes.length > maxModelFileBytes)
+        throw new HttpError(
+          413,
+          `The scores file is ${bytes.length} bytes; at most ${maxModelFileBytes}`,
+        )
+    } else await this.versions.validateUpload(name, bytes, maxModelFileBytes)
     const sha256 = await this.context.blobs.put(bytes)
     await this.leaseCall(() =>
       this.queue.addArtifact(jobId, attempt, String(worker.tokenId), name, {
@@ -235,7 +267,13 @@ export class WorkerJobs {
       (await this.context.blobs.get(files.card!.sha256)).toString('utf8'),
       'uploaded card',
     )
-    await this.versions.validateVersionFiles(card, files)
+    // The scores file stays with the version's files; the card need not list it.
+    const { scores: scoresFile, ...modelFiles } = files
+    await this.versions.validateVersionFiles(card, 'scores' in card.files ? files : modelFiles)
+    const scores = scoresFile
+      ? await readScoresFile(this.context, `job ${jobId}`, scoresFile.sha256, card.version)
+      : null
+    let storedScores: StoredScores | null = null
     const payload = job.payload as TrainPayload
     const summary = readTrainingSetSummary(this.context.db, job.id)
     if (!summary) throw new HttpError(409, `Job ${jobId} has no training set`)
@@ -261,6 +299,13 @@ export class WorkerJobs {
             triggeredBy: current.triggeredBy,
           })
           result.version = { id: version.id, name: version.name }
+          if (scores)
+            storedScores = storeVersionScores(this.context, {
+              projectId: current.projectId,
+              versionId: version.id,
+              file: scores,
+              scoredAt: Date.now(),
+            })
           if (this.versions.shouldAutoPromote(current.projectId, payload.base.id, body.metrics))
             this.versions.promote(current.projectId, version.id, 'automatic', null)
         },
@@ -270,6 +315,12 @@ export class WorkerJobs {
     this.context.log.info(
       `job ${jobId}: succeeded, version ${result.version.name} (${this.completion(done).promoted ? 'promoted' : 'candidate'})`,
     )
+    if (storedScores) {
+      const { stored, ignored } = storedScores as StoredScores
+      this.context.log.info(
+        `job ${jobId}: ${stored} image scores stored for ${result.version.name}, ${ignored} of images the project does not have ignored`,
+      )
+    }
     return this.completion(done)
   }
 

@@ -15,11 +15,13 @@ import {
   HeartbeatResponse,
   LeaseRequest,
   LeaseResponse,
+  PoolPage,
   WorkerTokenList,
 } from '../../../shared/schemas/training.ts'
 import type { AppContext } from '../app.ts'
 import type { ApiRouter } from '../http/ApiRouter.ts'
 import { HttpError } from '../http/HttpError.ts'
+import { scoringPoolPage } from '../learning/index.ts'
 import { datasetPage } from '../training/trainingSet.ts'
 import type { WorkerJobs } from '../training/WorkerJobs.ts'
 import { createWorkerToken, listWorkerTokens, revokeWorkerToken } from './workerTokens.ts'
@@ -90,15 +92,38 @@ export function registerWorkerRoutes(api: ApiRouter, context: AppContext, jobs: 
   })
   api.route({
     method: 'get',
+    path: '/api/worker/jobs/:jobId/pool',
+    summary:
+      "A page of the images the held job's new version scores: the project's images nobody has finished, read now (follow `next`)",
+    tag,
+    auth: 'worker',
+    params: JobParams,
+    query: z.object({
+      cursor: z.coerce.number().int().min(0).default(0),
+      limit: z.coerce.number().int().min(1).max(1000).default(DATASET_PAGE),
+    }),
+    response: PoolPage,
+    handler: async ({ params, query, worker }) => {
+      const job = await jobs.held(worker!, params.jobId)
+      return scoringPoolPage(
+        db,
+        { jobId: job.id, projectId: job.projectId, cursor: query.cursor, limit: query.limit },
+        (sha256) => `/api/worker/jobs/${params.jobId}/blobs/${sha256}`,
+      )
+    },
+  })
+  api.route({
+    method: 'get',
     path: '/api/worker/jobs/:jobId/blobs/:sha256',
-    summary: "Raw samples, labels or weights of the held job (by sha256; only the job's own)",
+    summary:
+      "Raw samples, labels or weights of the held job (by sha256; only the job's own and its project's raw samples)",
     tag,
     auth: 'worker',
     params: JobParams.extend({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
     response: { contentType: 'application/octet-stream', description: 'The blob' },
     handler: async ({ params, worker, res }) => {
       const job = await jobs.held(worker!, params.jobId)
-      if (!(await jobs.blobKeysFor(job)).has(params.sha256))
+      if (!(await jobs.mayReadBlob(job, params.sha256)))
         throw new HttpError(403, `That blob is not part of job ${params.jobId}`)
       if (!(await blobs.has(params.sha256)))
         throw new HttpError(410, `Blob ${params.sha256} of job ${params.jobId} is gone`)
