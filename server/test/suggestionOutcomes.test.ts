@@ -3,7 +3,7 @@
 // version list shows the counts. Refused edits and the server's own writes count as nothing.
 // Clients are the npm package's WebsocketProvider over real sockets to a real server.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import {
   acceptSuggestion,
   annotationsOf,
@@ -161,7 +161,7 @@ describe('suggestion outcomes per version', () => {
     ])
   })
 
-  it("counts nothing the guard refused, nor the server's own deletion", async () => {
+  it("counts nothing the guard refused nor the server's own deletion, and withdraws an undone rejection", async () => {
     const { project, imageId, tokens, userIds } = await collabProject(server.admin, {
       quietReviewer: 'reviewer',
       quietAnnotator: 'annotator',
@@ -221,5 +221,16 @@ describe('suggestion outcomes per version', () => {
       clicks: 0,
     })
     expect(entry(live(imageId), claimed)?.review).toBe('pending')
+
+    // A rejection undone (the suggestion back, pending) is withdrawn.
+    const undo = new Y.UndoManager(annotationsOf(reviewer.doc), {
+      trackedOrigins: new Set([asReviewer]),
+    })
+    rejectSuggestion(reviewer.doc, claimed, asReviewer)
+    await eventually(() => !entry(live(imageId), claimed), 5_000, 'the rejection arrives')
+    expect((await countsOf(project))?.rejected).toBe(1)
+    undo.undo()
+    await eventually(() => entry(live(imageId), claimed)?.review === 'pending', 5_000, 'undo')
+    expect((await countsOf(project))?.rejected).toBe(0)
   })
 })

@@ -7,13 +7,7 @@ import { annotationsOf, FIELD, isAutomaticSuggestion } from '../../../../shared/
 import { AnnotationOrigin, ReviewDecision } from '../../../../shared/schemas/annotation.ts'
 import type { Db } from '../../db/database.ts'
 import type { Logger } from '../../logger.ts'
-import type {
-  CollabConnection,
-  CollabExtension,
-  CollabRoom,
-  OnChangePayload,
-  RoomPayload,
-} from '../hooks.ts'
+import type { CollabExtension, CollabRoom, OnChangePayload, RoomPayload } from '../hooks.ts'
 
 /** What became of one automatic suggestion; the latest decision replaces an earlier one. */
 type Decision = 'accepted' | 'edited' | 'rejected'
@@ -31,6 +25,13 @@ interface Touched {
   ids: Set<string>
   /** Entries added (or replaced whole) under their id. */
   added: Set<string>
+}
+
+/** Who wrote an outcome, on which image's entry. */
+interface OutcomeRow {
+  room: CollabRoom
+  userId: number
+  id: string
 }
 
 interface RoomState {
@@ -62,22 +63,24 @@ function clickMask(entry: unknown): { modelVersion: string; clicks: number } | n
 const sameGeometry = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b)
 
 /**
- * What a connection's transaction decided about a suggestion, from its state before and after
- * (after the guard's repair; null when it is gone). Only a pending suggestion is accepted, edited
- * or rejected, deleted or not; a reviewer who changes a decision on the review field changes it.
+ * What a connection's transaction did to an automatic suggestion, from its state before and after
+ * (after the guard's repair; undefined before when it did not exist, null after when it is gone).
+ * Only a pending suggestion is accepted, edited or rejected (deleting it rejects it); a reviewer
+ * may change a decision on the review field, and one that goes back to pending (an undo, or a
+ * rejected suggestion brought back) is withdrawn.
  */
 export function decisionOf(
-  before: SuggestionState,
+  before: SuggestionState | undefined,
   after: SuggestionState | null,
-): Decision | null {
+): Decision | 'withdrawn' | null {
+  if (before === undefined) return after?.review === 'pending' ? 'withdrawn' : null
   if (before.review === 'pending') {
     if (after === null || after.review === 'rejected') return 'rejected'
     if (!sameGeometry(before.geometry, after.geometry)) return 'edited'
     return after.review === 'accepted' ? 'accepted' : null
   }
-  if (after !== null && after.review !== before.review && after.review !== 'pending')
-    return after.review
-  return null
+  if (after === null || after.review === before.review) return null
+  return after.review === 'pending' ? 'withdrawn' : after.review
 }
 
 export class SuggestionOutcomes implements CollabExtension {
@@ -95,7 +98,7 @@ export class SuggestionOutcomes implements CollabExtension {
     )
     this.clearDecisions = db.prepare(
       `DELETE FROM suggestion_outcomes WHERE image_id = ? AND annotation_id = ?
-       AND outcome IN ('accepted', 'edited', 'rejected') AND outcome <> ?`,
+       AND outcome IN (?, ?)`,
     )
     this.insert = db.prepare(
       `INSERT INTO suggestion_outcomes
@@ -135,6 +138,7 @@ export class SuggestionOutcomes implements CollabExtension {
     if (!state || !touched) return
     state.touched.delete(transaction)
     const annotations = annotationsOf(room.doc)
+    const writes: (() => void)[] = []
     for (const id of touched.ids) {
       const entry = annotations.get(id)
       const before = state.suggestions.get(id)
@@ -142,39 +146,43 @@ export class SuggestionOutcomes implements CollabExtension {
       if (after) state.suggestions.set(id, after)
       else state.suggestions.delete(id)
       if (!connection) continue
-      const decision = before ? decisionOf(before, after) : null
-      if (before && decision) this.decide(room, connection, id, before.modelVersion, decision)
+      const row = { room, userId: connection.access.principal.userId, id }
+      const decision = decisionOf(before, after)
+      const modelVersion = before?.modelVersion ?? after?.modelVersion
+      if (decision && modelVersion !== undefined)
+        writes.push(() => this.decide(row, modelVersion, decision))
       const mask = touched.added.has(id) ? clickMask(entry) : null
-      if (mask) {
-        const { modelVersion, clicks } = mask
-        this.guarded(room, () =>
-          this.insertRow(room, connection, id, modelVersion, 'clicked', clicks),
-        )
-      }
+      if (mask) writes.push(() => this.insertRow(row, mask.modelVersion, 'clicked', mask.clicks))
+    }
+    if (writes.length === 0) return
+    try {
+      this.db.transaction(() => {
+        for (const write of writes) write()
+      })()
+    } catch (error) {
+      // A row that cannot be written (the project deleted meanwhile) never breaks an edit.
+      this.log.error(`collab ${room.name}: suggestion outcomes were not recorded`, error)
     }
   }
 
-  /** One decision per suggestion: it replaces an earlier one, but accepting keeps an edit's. */
-  private decide(
-    room: CollabRoom,
-    connection: CollabConnection,
-    id: string,
-    modelVersion: string,
-    decision: Decision,
-  ) {
-    this.guarded(room, () =>
-      this.db.transaction(() => {
-        if (decision === 'accepted' && this.wasEdited.get(room.imageId, id)) return
-        this.clearDecisions.run(room.imageId, id, decision)
-        this.insertRow(room, connection, id, modelVersion, decision, null)
-      })(),
-    )
+  /**
+   * One decision per suggestion: the latest replaces an earlier one, except that accepting keeps
+   * an edit's; a withdrawn acceptance or rejection is removed (an edit stays).
+   */
+  private decide(row: OutcomeRow, modelVersion: string, decision: Decision | 'withdrawn') {
+    const { room, id } = row
+    if (decision === 'withdrawn') {
+      this.clearDecisions.run(room.imageId, id, 'accepted', 'rejected')
+      return
+    }
+    if (decision === 'accepted' && this.wasEdited.get(room.imageId, id)) return
+    const others = (['accepted', 'edited', 'rejected'] as const).filter((d) => d !== decision)
+    this.clearDecisions.run(room.imageId, id, ...others)
+    this.insertRow(row, modelVersion, decision, null)
   }
 
   private insertRow(
-    room: CollabRoom,
-    connection: CollabConnection,
-    id: string,
+    { room, userId, id }: OutcomeRow,
     modelVersion: string,
     outcome: Decision | 'clicked',
     clicks: number | null,
@@ -186,17 +194,8 @@ export class SuggestionOutcomes implements CollabExtension {
       modelVersion,
       outcome,
       clicks,
-      connection.access.principal.userId,
+      userId,
       Date.now(),
     )
-  }
-
-  /** A row that cannot be written (the project deleted meanwhile) never breaks an edit. */
-  private guarded(room: CollabRoom, write: () => void) {
-    try {
-      write()
-    } catch (error) {
-      this.log.error(`collab ${room.name}: a suggestion outcome was not recorded`, error)
-    }
   }
 }
