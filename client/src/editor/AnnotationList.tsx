@@ -94,6 +94,8 @@ export function AnnotationList({
             onMouseLeave={() => editor.setHover(null)}
             onClick={() => editor.select([a.id])}
             data-testid="annotation-list.item"
+            data-annotation-id={a.id}
+            data-review={a.review}
           >
             <span
               className="swatch"

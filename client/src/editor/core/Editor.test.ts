@@ -574,6 +574,29 @@ describe('segmentation assist across model versions', () => {
     expect(editor.annotation(mask!.id)?.review).toBe('rejected')
   })
 
+  it("accepts a pending suggestion whose shape a reviewer changes; an annotator's change leaves it pending", async () => {
+    const doc = new Y.Doc()
+    const reviewer = new TestEditor(doc, 1, false, { canReview: true })
+    const annotator = new TestEditor(doc, 2, false, { canReview: false })
+    reviewer.setAssist(fakeAssist('v1').assist)
+    expect(await reviewer.suggest({ x: 0, y: 0, width: 400, height: 300 })).toBe(1)
+    const [suggestion] = reviewer.getAnnotations()
+    annotator.select([suggestion!.id])
+    annotator.moveSelection(5, 0)
+    expect(annotator.annotation(suggestion!.id)?.review).toBe('pending')
+    reviewer.select([suggestion!.id])
+    reviewer.drag([105, 100], [95, 90])
+    const taken = reviewer.annotation(suggestion!.id)!
+    expect(taken.review).toBe('accepted')
+    expect(taken.geometry).toEqual({ rings: [[95, 90, 125, 100, 125, 120, 105, 120]] })
+    // One undo step takes back the change and the acceptance together.
+    reviewer.undo()
+    expect(reviewer.annotation(suggestion!.id)).toMatchObject({
+      review: 'pending',
+      geometry: { rings: [[105, 100, 125, 100, 125, 120, 105, 120]] },
+    })
+  })
+
   it('drops the object when the assist goes away', async () => {
     const editor = new TestEditor()
     editor.setAssist(fakeAssist('v0').assist)

@@ -623,17 +623,32 @@ export class Editor {
     this.attempt(() => {
       this.checkAll(moved)
       this.doc.transact(() => {
-        for (const { id, geometry } of moved)
+        for (const { id, geometry } of moved) {
           updateGeometry(this.doc, id, geometry, this.origin, this.image ?? undefined)
+          this.takeSuggestion(id)
+        }
       }, this.origin)
     })
     this.undoManager.stopCapturing()
   }
 
   private setGeometryChecked(id: string, geometry: Geometry['geometry']) {
-    updateGeometry(this.doc, id, geometry, this.origin, this.image ?? undefined)
+    this.doc.transact(() => {
+      updateGeometry(this.doc, id, geometry, this.origin, this.image ?? undefined)
+      this.takeSuggestion(id)
+    }, this.origin)
     // Each finished gesture is its own undo step.
     this.undoManager.stopCapturing()
+  }
+
+  /**
+   * A reviewer who changes a pending suggestion's shape has taken it: it is accepted in the same
+   * transaction (the server counts it as edited). An annotator's change leaves it pending.
+   */
+  private takeSuggestion(id: string) {
+    const annotation = this.view.get(id)
+    if (this.rights.review && annotation && isSuggestion(annotation))
+      if (annotation.review === 'pending') acceptSuggestion(this.doc, id, this.origin)
   }
 
   setGeometry(id: string, geometry: Geometry['geometry']) {
