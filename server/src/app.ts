@@ -18,8 +18,8 @@ import {
   Presence,
   registerCollabRoutes,
   SqliteDocumentStore,
+  SuggestionOutcomes,
 } from './collab/index.ts'
-import { SuggestionOutcomes } from './collab/extensions/SuggestionOutcomes.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/database.ts'
 import { registerExportRoutes } from './export/index.ts'
