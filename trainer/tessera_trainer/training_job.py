@@ -300,7 +300,7 @@ class TrainingJob:
         uploads = UPLOADS
         if job.pool is not None:
             started = self._phase("score")
-            (out / SCORES_FILE).write_text(json.dumps(self._score(encoder, tuned), indent=1) + "\n")
+            (out / SCORES_FILE).write_text(json.dumps(self._score(encoder, tuned)) + "\n")
             uploads = UPLOADS + (("scores", SCORES_FILE),)
             self._done("score", started)
 
