@@ -6,6 +6,11 @@ One contract per strategy (ImageStrategy): an image's model outputs in, a score 
 more to learn from it); a batch strategy may also set the order itself, looking at every
 candidate. The registry maps the wire names to them.
 
+Use: `scoring.candidate_from_image(encoder, image, device, image_id, needs(name))` per image,
+then `rank(name, candidates, seed, batch_size)` → [(image id, score)] best first. For a large
+pool keep `summarize(name, candidate, seed)` of each instead (score and, for diverse, the
+pooled features; the maps dropped): rank gives the same order.
+
 Definitions (entropies in bits, so in [0, 1]; p = sigmoid of the automatic head's foreground
 logit, the identity view's):
 
@@ -255,7 +260,7 @@ def image_score(strategy: str, candidate: Candidate, seed: int = 0) -> float:
 def summarize(strategy: str, candidate: Candidate, seed: int = 0) -> Candidate:
     """What rank still needs of a candidate: its score and, for a strategy that reads them when
     ordering, its pooled features; the maps are dropped (a pool can hold thousands of images)."""
-    keep_features = strategy == DiverseStrategy.name
+    keep_features = FEATURES in get_strategy(strategy).needs
     return replace(candidate, foreground=None, labels=None, tta=None,
                    features=candidate.features if keep_features else None,
                    score=image_score(strategy, candidate, seed))
