@@ -1,14 +1,19 @@
 // Active learning as annotators meet it, on a real server and the shipped model in the browser.
 // A training job is leased and completed by hand through the worker API (v0's files as v1, and a
-// scores file ranking the project's unfinished images, as a worker uploads it); pre-annotation
-// is on. A reviewer (accepting suggestions is a reviewer's right) presses Next and gets the
+// scores file ranking the project's unfinished images, as a worker uploads it); the owner turns
+// pre-annotation on in the Training tab. A reviewer (accepting suggestions is a reviewer's right) presses Next and gets the
 // rank-1 image with v1's suggestions already on it, accepts one, edits one by dragging a vertex,
 // rejects one, and makes a mask with the click tool; an annotator's Next gives another image;
 // the Training tab's v1 row shows 1 / 1 / 1 and the clicks per mask.
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ApiClient, startTestServer, type TestServer } from '../server/test/harness.ts'
+import {
+  ADMIN_PASSWORD,
+  ApiClient,
+  startTestServer,
+  type TestServer,
+} from '../server/test/harness.ts'
 import { labelledProject, syntheticImages, workerToken } from '../server/test/labelledProject.ts'
 import { LeasedJob, PoolPage } from '../shared/schemas/training.ts'
 import { ActiveLearningPage } from './fixtures/ActiveLearningPage.ts'
@@ -95,7 +100,7 @@ beforeAll(async () => {
   const settings = await admin.request('PUT', `/api/projects/${projectId}/active-learning`, {
     strategy: 'diverse',
     claimMinutes: 30,
-    preannotate: true,
+    preannotate: false,
   })
   expect(settings.status, JSON.stringify(settings.body)).toBe(200)
   const job = await admin.request('POST', `/api/projects/${projectId}/jobs`, {
@@ -128,6 +133,26 @@ async function signIn(username: string) {
 }
 
 describe('active learning', () => {
+  it("lets the owner turn pre-annotation on in the Training tab's settings", async () => {
+    const session = await openBrowser(server.url)
+    sessions.push(session)
+    await new AppPages(session.page).login('admin', ADMIN_PASSWORD)
+    const owner = new ActiveLearningPage(session.page)
+    expect(await owner.saveSettings(projectId, { claimMinutes: 45, preannotate: true })).toBe(
+      'Uncertainty and diversity; Next holds an image for 45 min; pre-annotation on.',
+    )
+    const saved = await server.admin.request('GET', `/api/projects/${projectId}/active-learning`)
+    expect(saved.body).toEqual({ strategy: 'diverse', claimMinutes: 45, preannotate: true })
+    // A reviewer reads them and cannot change them.
+    const rita = await signIn('rita')
+    await rita.page.goto(`/projects/${projectId}/training`)
+    await rita.page
+      .getByTestId('active-learning.status')
+      .filter({ hasText: 'pre-annotation on' })
+      .waitFor()
+    expect(await rita.page.getByTestId('active-learning.save').count()).toBe(0)
+  })
+
   it('hands out the top-ranked free image with suggestions on it, and counts what people did with them', async () => {
     const rita = await signIn('rita')
     await rita.openImages(projectId)
@@ -142,7 +167,16 @@ describe('active learning', () => {
     // Next: the rank-1 image, held for rita, with v1's proposals put on it as suggestions.
     const first = await rita.pressNext('images.next')
     expect(first).toBe(ranked[0])
-    expect(await rita.claimLine()).toMatch(/^Yours until \d{2}:\d{2}/)
+    const claim = await rita.claimLine()
+    expect(claim).toMatch(/^Yours until \d{2}:\d{2}/)
+    // Held for the 45 minutes the owner chose.
+    const until = new Date()
+    until.setMinutes(until.getMinutes() + 45)
+    const clock = (d: Date) =>
+      `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+    expect([clock(until), clock(new Date(until.getTime() - 60_000))]).toContain(
+      claim.match(/\d{2}:\d{2}/)![0],
+    )
     expect(await rita.rankLine()).toBe('Rank 1 of 5 · scored by v1, Uncertainty and diversity')
     const line = await rita.preannotated()
     expect(line).toMatch(/^\d+ suggestions? from v1$/)

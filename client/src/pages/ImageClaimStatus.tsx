@@ -12,6 +12,7 @@ export function ImageClaimStatus({
   userId,
   isOwner,
   ranking,
+  finished,
   onChange,
 }: {
   projectId: number
@@ -19,13 +20,17 @@ export function ImageClaimStatus({
   userId: number
   isOwner: boolean
   ranking: ProjectRanking | null
+  /** Marked done or reviewed in the document: the claim has ended (the server ends it too). */
+  finished: boolean
   onChange(): void
 }) {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   if (!ranking) return null
   const now = Date.now()
-  const claim = liveClaims(ranking.claims, now).find((c) => c.imageId === imageId) ?? null
+  const claim = finished
+    ? null
+    : (liveClaims(ranking.claims, now).find((c) => c.imageId === imageId) ?? null)
   const score = ranking.scores.find((s) => s.imageId === imageId) ?? null
   if (!claim && !score) return null
   const release = async () => {

@@ -267,6 +267,7 @@ function EditorView(props: {
           userId={props.userId}
           isOwner={role === 'owner'}
           ranking={ranking.data}
+          finished={review.status === 'done' || review.status === 'reviewed'}
           onChange={ranking.reload}
         />
         <section className="panel-section">
