@@ -1,4 +1,4 @@
-"""Command line: python -m tessera_trainer {pretrain,export,evaluate,work} (see trainer/README.md).
+"""Command line: python -m tessera_trainer {pretrain,export,evaluate,work,al-sim} (see trainer/README.md).
 Parses arguments, chooses the device once and hands typed options to the modules."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import torch
 
+from .al_sim import add_al_sim_command, run_al_sim_command
 from .card import build_card
 from .data import load_labelled_folder
 from .evaluate import evaluate
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     work.add_argument("--wait", type=float, default=20.0, help="long-poll seconds per lease request (at most 60)")
     work.add_argument("--checkpoint-seconds", type=float, default=FinetuneOptions.checkpoint_every_seconds,
                       help="upload a resume checkpoint this often while training (default: %(default)s)")
+    add_al_sim_command(commands)
     return parser
 
 
@@ -114,6 +116,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             checkpoint_seconds=args.checkpoint_seconds,
         )
         return run_worker(options)
+    if args.command == "al-sim":
+        return run_al_sim_command(args, device)
     if args.command == "pretrain":
         if args.steps is None and args.minutes is None:
             raise SystemExit("pretrain: give --steps or --minutes")
