@@ -87,7 +87,10 @@ describe('click tool with the model', () => {
     const [a] = editor.getAnnotations()
     expect(a.kind).toBe('polygon')
     expect(a.classId).toBe(3)
-    expect(a.origin.type).toBe('human')
+    // A click mask keeps its provenance: the version and the clicks it took, and it is the
+    // clicking person's, accepted.
+    expect(a.origin).toMatchObject({ type: 'model', clicks: 1 })
+    expect(a.review).toBe('accepted')
     if (a.kind !== 'polygon') throw new Error('not a polygon')
     const iou = maskIoU(
       rasterizePolygon(a.geometry.rings, spec.width, spec.height),
