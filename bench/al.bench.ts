@@ -7,7 +7,7 @@
 // how many labels it needed to reach the test AP50 random sampling reached with all its rounds.
 //
 // Defaults (about 50 minutes on a 2-core machine with nothing else running): every strategy, 2
-// seeds, 4 rounds of K = 4 images (4 → 16 labelled), 180 fine-tune steps of 8 crops per round
+// seeds, 4 rounds of K = 4 images (4 → 16 labelled), 200 fine-tune steps of 8 crops per round
 // from v0, NoC@85 in the final round on 3 test images; the pool and test folders are the
 // tissue_rgb images of ../shared/data/dsb2018_tissue_public (v0 never saw them), split by a fixed
 // rule (below), or synthetic folders from trainer/tessera_trainer/synth.py where that is absent.
@@ -31,7 +31,7 @@ const DATA = path.resolve(import.meta.dirname, '../../shared/data/dsb2018_tissue
 const RESULTS = path.resolve(import.meta.dirname, '../bench-results')
 const PYTHON = '/usr/bin/python3'
 const STRATEGIES = ['random', 'entropy', 'boundary', 'tta', 'diverse']
-const DEFAULTS = { seeds: 2, rounds: 4, perRound: 4, steps: 180, nocImages: 3 }
+const DEFAULTS = { seeds: 2, rounds: 4, perRound: 4, steps: 200, nocImages: 3 }
 const DEFAULT_KINDS = ['tissue_rgb']
 // The fixed split: per kind, ids ordered by sha256(salt + id); the first round(n × 2/3) are the
 // pool, the rest the test set (tissue_rgb: 32 pool, 16 test).

@@ -54,7 +54,7 @@ class SimulationConfig:
     seeds: int = 2
     rounds: int = 4
     per_round: int = 4
-    steps: int = 150  # optimiser steps per round (a fixed budget, so runs repeat exactly)
+    steps: int = 200  # optimiser steps per round (a fixed budget, so runs repeat exactly)
     batch_size: int = JOB_DEFAULTS.batch_size
     crop_size: int = JOB_DEFAULTS.crop_size
     learning_rate: float = JOB_DEFAULTS.learning_rate
@@ -144,18 +144,13 @@ def click_metrics(model: Model, items: Sequence[LabelledImage], device: torch.de
             "noc_images": result["n_images"], "noc_objects": result["n_objects"]}
 
 
-def labelled_split(ids: Sequence[str], fraction: float) -> Tuple[List[str], List[str]]:
-    """The worker's split of a job's images (finetune.split_validation)."""
-    return split_validation(list(ids), fraction)
-
-
 def train_round(model: Model, labelled: Sequence[LabelledImage], config: SimulationConfig, seed: int,
                 device: torch.device) -> Tuple[Model, Dict[str, object]]:
     """What a training job does with the labelled images: the worker's validation split, a
     fine-tune from the current weights with the job recipe and a fixed step budget, then the
     proposal thresholds tuned on the training part (training_job.tuning_images)."""
     by_id = {item.image_id: item for item in labelled}
-    train_ids, validation_ids = labelled_split(list(by_id), config.validation_fraction)
+    train_ids, validation_ids = split_validation(list(by_id), config.validation_fraction)
     train_items = [by_id[i] for i in train_ids]
     validation_items = [by_id[i] for i in validation_ids] or train_items
     if not any(has_training_objects(item) for item in train_items):
