@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from .data import LabelledImage, load_labelled_folder
-from .png import write_png
 from .evaluate import encode_image, evaluate, match_instances
 from .finetune import FinetuneOptions, has_training_objects, recipe, split_validation
 from .finetune import finetune as run_finetune
 from .model import ClickDecoder, ImageEncoder, ModelConfig
+from .png import write_png
 from .pretrain import load_checkpoint
 from .proposals import ProposalOptions, propose_instances
 from .protocol import TrainingConfig
@@ -147,7 +147,7 @@ def click_metrics(model: Model, items: Sequence[LabelledImage], device: torch.de
 def train_round(model: Model, labelled: Sequence[LabelledImage], config: SimulationConfig, seed: int,
                 device: torch.device) -> Tuple[Model, Dict[str, object]]:
     """What a training job does with the labelled images: the worker's validation split, a
-    fine-tune from the current weights with the job recipe and a fixed step budget, then the
+    fine-tune of a copy of `model` with the job recipe and a fixed step budget, then the
     proposal thresholds tuned on the training part (training_job.tuning_images)."""
     by_id = {item.image_id: item for item in labelled}
     train_ids, validation_ids = split_validation(list(by_id), config.validation_fraction)
