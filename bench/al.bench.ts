@@ -52,16 +52,21 @@ const Round = z.object({
   cpuSeconds: z.record(z.string(), z.number()),
 })
 /** What this benchmark reads of al_sim.py's report (the whole report is kept beside it). */
-const SimulationReport = z.object({
+export const SimulationReport = z.object({
   format: z.literal('tessera-al-simulation'),
-  config: z.object({ steps: z.number(), per_round: z.number(), seeds: z.number() }),
+  config: z.object({
+    steps: z.number(),
+    per_round: z.number(),
+    seeds: z.number(),
+    rounds: z.number(),
+  }),
   pool: z.object({ images: z.number().int() }),
   test: z.object({ images: z.number().int(), objects: z.number().int() }),
   baseline: z.object({ metrics: Metrics }),
   runs: z.array(z.object({ strategy: z.string(), seed: z.number().int(), rounds: z.array(Round) })),
   seconds: z.number(),
 })
-type SimulationReport = z.infer<typeof SimulationReport>
+export type SimulationReport = z.infer<typeof SimulationReport>
 
 interface Options {
   pool?: string
@@ -301,17 +306,67 @@ export function labelsToReach(
   return { labels: curve.labelled.at(-1) ?? 0, reached: false }
 }
 
-function cpuPerRound(report: SimulationReport, phase: string, strategy?: string): number {
+/** Mean CPU seconds of a phase over the rounds that have it (the shared first round once per seed). */
+function cpuPerRound(report: SimulationReport, phase: string | null, strategy?: string): number {
   const rounds = new Map<string, number>()
   for (const run of report.runs) {
     if (strategy && run.strategy !== strategy) continue
     for (const r of run.rounds) {
-      // The shared first round counts once per seed.
-      const key = r.shared ? `shared:${run.seed}` : `${run.strategy}:${run.seed}:${r.round}`
-      rounds.set(key, r.cpuSeconds[phase] ?? 0)
+      const seconds =
+        phase === null
+          ? Object.values(r.cpuSeconds).reduce((a, b) => a + b, 0)
+          : r.cpuSeconds[phase]
+      if (seconds === undefined) continue
+      rounds.set(
+        r.shared ? `shared:${run.seed}` : `${run.strategy}:${run.seed}:${r.round}`,
+        seconds,
+      )
     }
   }
   return rounds.size > 0 ? mean([...rounds.values()]) : 0
+}
+
+/** The flat figures of a simulation's report, and the curves they come from. */
+export function figuresOf(report: SimulationReport, strategies: string[]) {
+  const curves = curvesOf(report, strategies)
+  const random = curves.random.ap50
+  const target = random.mean.at(-1) ?? 0
+  const randomLabels = random.labelled.at(-1) ?? 1
+  const results: Record<string, number> = {}
+  for (const strategy of strategies) {
+    const { labels, reached } = labelsToReach(curves[strategy].ap50, target)
+    results[`labels_to_match_random_final_${strategy}`] = round(labels, 2)
+    results[`labels_to_match_random_final_reached_${strategy}`] = reached ? 1 : 0
+    results[`al_savings_${strategy}`] = round(labels / randomLabels, 3)
+  }
+  for (const strategy of strategies) {
+    results[`ap50_final_${strategy}`] = round(curves[strategy].ap50.mean.at(-1) ?? 0, 4)
+    results[`matched_iou_final_${strategy}`] = round(
+      curves[strategy].matchedIou.mean.at(-1) ?? 0,
+      4,
+    )
+    const noc = curves[strategy].finalNoc85
+    if (noc !== undefined) results[`noc85_final_${strategy}`] = round(noc, 3)
+  }
+  const others = strategies.filter((s) => s !== 'random')
+  if (others.length > 0)
+    results.al_savings_best = Math.min(...others.map((s) => results[`al_savings_${s}`]))
+  results.ap50_v0 = round(report.baseline.metrics.auto_ap50, 4)
+  if (report.baseline.metrics.noc85 !== undefined)
+    results.noc85_v0 = round(report.baseline.metrics.noc85, 3)
+  results.cpu_s_per_round = round(cpuPerRound(report, null))
+  results.cpu_s_per_round_finetune = round(cpuPerRound(report, 'finetune'))
+  results.cpu_s_per_round_evaluation = round(cpuPerRound(report, 'evaluation'))
+  for (const strategy of strategies)
+    results[`cpu_s_per_round_scoring_${strategy}`] = round(cpuPerRound(report, 'scoring', strategy))
+  results.seeds = report.config.seeds
+  results.rounds = report.config.rounds
+  results.per_round = report.config.per_round
+  results.steps_per_round = report.config.steps
+  results.pool_images = report.pool.images
+  results.test_images = report.test.images
+  results.simulation_minutes = round(report.seconds / 60, 1)
+  return { curves, target, randomLabels, results }
 }
 
 export async function run(args: string[] = []): Promise<Record<string, number>> {
@@ -359,46 +414,7 @@ export async function run(args: string[] = []): Promise<Record<string, number>> 
     ])
     const raw: unknown = JSON.parse(fs.readFileSync(out, 'utf8'))
     const report = SimulationReport.parse(raw)
-    const curves = curvesOf(report, options.strategies)
-    const random = curves.random.ap50
-    const target = random.mean.at(-1) ?? 0
-    const randomLabels = random.labelled.at(-1) ?? 1
-
-    const results: Record<string, number> = {}
-    for (const strategy of options.strategies) {
-      const { labels, reached } = labelsToReach(curves[strategy].ap50, target)
-      results[`labels_to_match_random_final_${strategy}`] = round(labels, 2)
-      results[`labels_to_match_random_final_reached_${strategy}`] = reached ? 1 : 0
-      results[`al_savings_${strategy}`] = round(labels / randomLabels, 3)
-    }
-    for (const strategy of options.strategies) {
-      results[`ap50_final_${strategy}`] = round(curves[strategy].ap50.mean.at(-1) ?? 0, 4)
-      results[`matched_iou_final_${strategy}`] = round(
-        curves[strategy].matchedIou.mean.at(-1) ?? 0,
-        4,
-      )
-      const noc = curves[strategy].finalNoc85
-      if (noc !== undefined) results[`noc85_final_${strategy}`] = round(noc, 3)
-    }
-    const others = options.strategies.filter((s) => s !== 'random')
-    if (others.length > 0)
-      results.al_savings_best = Math.min(...others.map((s) => results[`al_savings_${s}`]))
-    results.ap50_v0 = round(report.baseline.metrics.auto_ap50, 4)
-    if (report.baseline.metrics.noc85 !== undefined)
-      results.noc85_v0 = round(report.baseline.metrics.noc85, 3)
-    results.cpu_s_per_round_finetune = round(cpuPerRound(report, 'finetune'))
-    results.cpu_s_per_round_evaluation = round(cpuPerRound(report, 'evaluation'))
-    for (const strategy of options.strategies)
-      results[`cpu_s_per_round_scoring_${strategy}`] = round(
-        cpuPerRound(report, 'scoring', strategy),
-      )
-    results.seeds = options.seeds
-    results.rounds = options.rounds
-    results.per_round = options.perRound
-    results.steps_per_round = options.steps
-    results.pool_images = report.pool.images
-    results.test_images = report.test.images
-    results.simulation_minutes = round(report.seconds / 60, 1)
+    const { curves, target, randomLabels, results } = figuresOf(report, options.strategies)
     results.wall_minutes = round((Date.now() - started) / 60_000, 1)
 
     const note = `${source}: pool ${report.pool.images}, test ${report.test.images} images (${report.test.objects} objects); ${options.seeds} seeds, ${options.rounds} rounds of ${options.perRound}, ${options.steps} steps a round ${options.warmStart ? 'from the previous round' : 'from v0'}`
