@@ -6,11 +6,13 @@
 // images, one line per strategy, mean over seeds with a min–max band) and returns, per strategy,
 // how many labels it needed to reach the test AP50 random sampling reached with all its rounds.
 //
-// Defaults (about 50 minutes on a 2-core machine with nothing else running): every strategy, 2
-// seeds, 4 rounds of K = 4 images (4 → 16 labelled), 200 fine-tune steps of 8 crops per round
-// from v0, NoC@85 in the final round on 3 test images; the pool and test folders are the
-// tissue_rgb images of ../shared/data/dsb2018_tissue_public (v0 never saw them), split by a fixed
-// rule (below), or synthetic folders from trainer/tessera_trainer/synth.py where that is absent.
+// Defaults: every strategy, 2 seeds, 4 rounds of K = 4 images (4 → 16 labelled), 200 fine-tune
+// steps of 8 crops per round from v0, NoC@85 in the final round on 3 test images; the pool and
+// test folders are the tissue_rgb images of ../shared/data/dsb2018_tissue_public (v0 never saw
+// them), split by a fixed rule (below), or synthetic folders from trainer/tessera_trainer/synth.py
+// where that is absent. Measured on the 2-core machine with nothing else running: 31 minutes,
+// 88 CPU s a round (fine-tune 82, evaluation 4, scoring at most 6), so it still fits 60 minutes
+// at half speed. Round 1 (a random K) is trained and measured once per seed for all strategies.
 // Flags: --pool DIR --test DIR (images/ + labels/), --strategies a,b, --seeds N, --rounds R,
 // --per-round K, --steps S, --noc-images N, --kinds tissue_rgb,brightfield (the default split's
 // kinds: the 1024² brightfield images cost about a minute each in every round's threshold
