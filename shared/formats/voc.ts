@@ -17,6 +17,7 @@
 // cannot hold replaced by �' in names. truncated is 1 when the box touches the image's edge.
 // Reading: 'box edge at 0 (VOC counts pixels from 1): clamped to the image'.
 import { XMLParser } from 'fast-xml-parser'
+import { pointsBounds } from '../geometry/bounds.ts'
 import { maskLeavesImage, maskPixelBounds } from '../geometry/maskBounds.ts'
 import type { AnnotationRecord } from '../schemas/annotation.ts'
 import {
@@ -107,13 +108,8 @@ function vocBox(
       break
     }
     case 'polygon': {
-      const ring = annotation.geometry.rings[0]
-      for (let i = 0; i < ring.length; i += 2) {
-        if (ring[i] < minX) minX = ring[i]
-        if (ring[i] > maxX) maxX = ring[i]
-        if (ring[i + 1] < minY) minY = ring[i + 1]
-        if (ring[i + 1] > maxY) maxY = ring[i + 1]
-      }
+      // The outer ring bounds the polygon (holes lie inside it).
+      ;({ minX, minY, maxX, maxY } = pointsBounds(annotation.geometry.rings[0]))
       conversion = VOC_REASONS.polygonToBox
       break
     }

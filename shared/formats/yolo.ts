@@ -21,6 +21,7 @@
 // Reading: 5 values → box, a class and ≥ 3 x y pairs → polygon; without data.yaml classes are
 // named by their number ('no data.yaml: class named by its number').
 import { parse as parseYaml } from 'yaml'
+import { pointsBounds } from '../geometry/bounds.ts'
 import { maskLeavesImage, maskPixelBounds } from '../geometry/maskBounds.ts'
 import { maskToPolygons } from '../geometry/maskToPolygons.ts'
 import { polygonArea, signedArea } from '../geometry/polygon.ts'
@@ -90,13 +91,8 @@ function detectLine(
       break
     }
     case 'polygon': {
-      const ring = annotation.geometry.rings[0]
-      for (let i = 0; i < ring.length; i += 2) {
-        if (ring[i] < minX) minX = ring[i]
-        if (ring[i] > maxX) maxX = ring[i]
-        if (ring[i + 1] < minY) minY = ring[i + 1]
-        if (ring[i + 1] > maxY) maxY = ring[i + 1]
-      }
+      // The outer ring bounds the polygon (holes lie inside it).
+      ;({ minX, minY, maxX, maxY } = pointsBounds(annotation.geometry.rings[0]))
       conversion = YOLO_REASONS.polygonToBox
       break
     }
