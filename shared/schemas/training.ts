@@ -4,6 +4,7 @@
 import { z } from 'zod'
 import { ImageScore, Strategy, SuggestionCounts } from './activeLearning.ts'
 import { CurrentModel, ModelCard } from './modelCard.ts'
+import { FeedbackEvent, FrameSummary, StreamCounters, StreamInfo } from './streams.ts'
 
 export const JobState = z.enum(['queued', 'leased', 'running', 'succeeded', 'failed', 'cancelled'])
 export type JobState = z.infer<typeof JobState>
@@ -179,6 +180,21 @@ export const ProjectEvent = z.discriminatedUnion('type', [
     done: z.number().int(),
     total: z.number().int(),
     finished: z.boolean(),
+  }),
+  /** Instrument streams: processed frames, batched (at most ~5 a second per stream). */
+  z.object({
+    type: z.literal('stream-frames'),
+    streamId: z.number().int(),
+    frames: z.array(FrameSummary),
+    counters: StreamCounters,
+  }),
+  /** A feedback event as it was sent to the instrument. */
+  z.object({ type: z.literal('stream-event'), event: FeedbackEvent }),
+  /** A stream was created, changed or deleted (stream null), or a series started or ended. */
+  z.object({
+    type: z.literal('stream'),
+    streamId: z.number().int(),
+    stream: StreamInfo.nullable(),
   }),
 ])
 export type ProjectEvent = z.infer<typeof ProjectEvent>

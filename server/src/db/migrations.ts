@@ -292,4 +292,56 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX suggestion_outcomes_version ON suggestion_outcomes(project_id, model_version);
     `,
   },
+  {
+    version: 10,
+    name: 'instrument-streams',
+    sql: `
+      -- Bearer credentials of instruments: one project each, good for the stream API only; only
+      -- the sha256 of the token is stored.
+      CREATE TABLE instrument_tokens (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+      CREATE INDEX instrument_tokens_project ON instrument_tokens(project_id);
+      -- A project's instrument streams: drop policy, whether flagged frames are kept, the rules
+      -- (a JSON array of shared/schemas/streams.ts Rule).
+      CREATE TABLE streams (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        backpressure TEXT NOT NULL DEFAULT 'latest',
+        keep_flagged INTEGER NOT NULL DEFAULT 0,
+        rules_json TEXT NOT NULL DEFAULT '[]',
+        next_rule_id INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        UNIQUE (project_id, name)
+      );
+      -- Every feedback event sent (event_json is the FeedbackEvent without its id).
+      CREATE TABLE stream_events (
+        id INTEGER PRIMARY KEY,
+        stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        series_id TEXT NOT NULL,
+        frame INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        event_json TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX stream_events_stream ON stream_events(stream_id, id);
+      -- Frames stored as images (Keep, or a flagged frame when the stream keeps them): one image
+      -- per frame.
+      CREATE TABLE stream_kept_frames (
+        stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        series_id TEXT NOT NULL,
+        frame INTEGER NOT NULL,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        PRIMARY KEY (stream_id, series_id, frame)
+      );
+    `,
+  },
 ]
