@@ -327,7 +327,11 @@ export const UpdateStream = z.object({
   backpressure: Backpressure.optional(),
   keepFlagged: z.boolean().optional(),
 })
-export const ReplaceRules = z.object({ rules: z.array(RuleInput).max(32) })
+/** A rule sent back with the id of a current rule keeps it (recorded events name it); any other
+ * rule gets a fresh id. */
+export const ReplaceRules = z.object({
+  rules: z.array(RuleInput.extend({ id: z.number().int().positive().optional() })).max(32),
+})
 
 /** GET …/streams/:streamId/frames: the newest processed frames, oldest first. */
 export const RecentFrames = z.object({ frames: z.array(FrameSummary) })
