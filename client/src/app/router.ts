@@ -22,7 +22,7 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, () => location.pathname)
 }
 
-export const PROJECT_TABS = ['images', 'classes', 'members', 'training', 'data'] as const
+export const PROJECT_TABS = ['images', 'classes', 'members', 'training', 'streams', 'data'] as const
 export type ProjectTab = (typeof PROJECT_TABS)[number]
 
 export type Route =

@@ -1,5 +1,5 @@
-// A project: its images (with upload), label classes, members, training and dataset import /
-// export, in tabs.
+// A project: its images (with upload), label classes, members, training, instrument streams and
+// dataset import / export, in tabs.
 import type { Project } from '../../../shared/schemas/projects.ts'
 import { Link } from '../app/Link.tsx'
 import { type ProjectTab, useDocumentTitle } from '../app/router.ts'
@@ -8,6 +8,7 @@ import { ClassesPanel } from './ClassesPanel.tsx'
 import { DatasetPanel } from './datasets/DatasetPanel.tsx'
 import { ImagesPanel } from './ImagesPanel.tsx'
 import { MembersPanel } from './MembersPanel.tsx'
+import { StreamsPanel } from './streams/StreamsPanel.tsx'
 import { TrainingPanel } from './TrainingPanel.tsx'
 
 const TABS: readonly (readonly [ProjectTab, string])[] = [
@@ -15,6 +16,7 @@ const TABS: readonly (readonly [ProjectTab, string])[] = [
   ['classes', 'Classes'],
   ['members', 'Members'],
   ['training', 'Training'],
+  ['streams', 'Streams'],
   ['data', 'Import / export'],
 ]
 
@@ -54,6 +56,7 @@ export function ProjectPage({ projectId, tab }: { projectId: number; tab: Projec
       {tab === 'classes' && <ClassesPanel projectId={projectId} canEdit={role === 'owner'} />}
       {tab === 'members' && <MembersPanel projectId={projectId} canEdit={role === 'owner'} />}
       {tab === 'training' && <TrainingPanel key={projectId} projectId={projectId} role={role} />}
+      {tab === 'streams' && <StreamsPanel key={projectId} projectId={projectId} role={role} />}
       {tab === 'data' && <DatasetPanel key={projectId} projectId={projectId} role={role} />}
     </div>
   )

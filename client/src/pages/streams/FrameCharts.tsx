@@ -1,0 +1,89 @@
+// Per-frame figures over time, drawn with uPlot as the training charts are: objects per frame,
+// their mean area and the latency from arrival to result, one small chart each with a shared
+// cursor. New frames are set on the existing charts (no redraw from scratch).
+import { useEffect, useMemo, useRef } from 'react'
+import uPlot from 'uplot'
+import 'uplot/dist/uPlot.min.css'
+import type { FrameSummary } from '../../../../shared/schemas/streams.ts'
+import { chartColumns } from './frameBuffer.ts'
+
+const HEIGHT = 140
+const CURSOR_SYNC = 'tessera-stream-frames'
+
+const METRICS = [
+  { id: 'count', label: 'objects', title: 'Objects per frame', color: '#2563eb' },
+  { id: 'mean-area', label: 'mean area (px)', title: 'Mean object area', color: '#e67e22' },
+  { id: 'latency', label: 'latency (ms)', title: 'Latency', color: '#7c3aed' },
+] as const
+
+function MetricChart({
+  title,
+  label,
+  color,
+  data,
+}: {
+  title: string
+  label: string
+  color: string
+  data: uPlot.AlignedData
+}) {
+  const container = useRef<HTMLDivElement>(null)
+  const plot = useRef<uPlot | null>(null)
+  const latest = useRef(data)
+  latest.current = data
+
+  useEffect(() => {
+    const target = container.current
+    if (!target) return
+    const chart = new uPlot(
+      {
+        title,
+        width: Math.max(200, target.clientWidth),
+        height: HEIGHT,
+        legend: { show: false },
+        cursor: { sync: { key: CURSOR_SYNC }, drag: { x: false, y: false } },
+        axes: [{}, { label, size: 56 }],
+        series: [{}, { label, stroke: color, width: 1.5, spanGaps: true, points: { show: false } }],
+      },
+      latest.current,
+      target,
+    )
+    plot.current = chart
+    const resize = new ResizeObserver(() => {
+      const width = Math.max(200, target.clientWidth)
+      if (width !== chart.width) chart.setSize({ width, height: HEIGHT })
+    })
+    resize.observe(target)
+    return () => {
+      resize.disconnect()
+      chart.destroy()
+      plot.current = null
+    }
+  }, [title, label, color])
+
+  useEffect(() => {
+    plot.current?.setData(data)
+  }, [data])
+
+  return <div ref={container} className="stream-chart" />
+}
+
+export function FrameCharts({ frames }: { frames: readonly FrameSummary[] }) {
+  const data = useMemo(() => {
+    const [time, ...columns] = chartColumns(frames)
+    return columns.map((column): uPlot.AlignedData => [time, column])
+  }, [frames])
+  return (
+    <div className="stream-charts" data-testid="streams.chart" data-points={frames.length}>
+      {METRICS.map((metric, i) => (
+        <MetricChart
+          key={metric.id}
+          title={metric.title}
+          label={metric.label}
+          color={metric.color}
+          data={data[i]!}
+        />
+      ))}
+    </div>
+  )
+}
