@@ -35,6 +35,8 @@ import { createLogger, type Logger } from './logger.ts'
 import { DEFAULT_MODELS_DIR, ModelVersions } from './models/ModelVersions.ts'
 import { registerModelRoutes } from './models/routes.ts'
 import { registerProjectRoutes } from './projects/routes.ts'
+import { keepFrame, registerStreamRoutes, StreamHub, StreamSockets } from './streams/index.ts'
+import { createFrameAnalyzerPool } from './streams/inference/FrameAnalyzerPool.ts'
 import { registerTrainingRoutes } from './training/routes.ts'
 import { TrainingService } from './training/TrainingService.ts'
 import { WorkerJobs } from './training/WorkerJobs.ts'
@@ -62,6 +64,8 @@ export interface TesseraApp {
   context: AppContext
   /** The y-websocket endpoint; server.ts hands it the HTTP upgrades. */
   collab: CollabServer
+  /** The instrument stream sockets (/streams/…); server.ts hands them their HTTP upgrades. */
+  streams: StreamSockets
   /** Password generated for `admin` on first start when none was configured, else null. */
   generatedAdminPassword: string | null
   /** Resolves when the shipped base model versions are registered (start-up waits for it). */
@@ -104,19 +108,20 @@ export function createApp(config: Config): TesseraApp {
   const generatedAdminPassword = ensureAdmin(db, config.adminPassword)
 
   const access = createAccessControl(db)
+  const accessCheck = new AccessCheck({
+    db,
+    access,
+    log,
+    publicUrl: config.publicUrl,
+    allowedOrigins: config.allowedOrigins,
+  })
   collab = new CollabServer({
     log,
     maxMessageBytes: config.maxMessageBytes,
     // In this order: who may connect, the stored document, the guard that repairs what a
     // connection may not change, then the index and presence derived from the result.
     extensions: [
-      new AccessCheck({
-        db,
-        access,
-        log,
-        publicUrl: config.publicUrl,
-        allowedOrigins: config.allowedOrigins,
-      }),
+      accessCheck,
       new Persistence({
         store: new SqliteDocumentStore(db),
         log,
@@ -179,6 +184,29 @@ export function createApp(config: Config): TesseraApp {
   registerImportRoutes(api, context, collab)
   const workerJobs = new WorkerJobs(context, queue, versions)
   registerWorkerRoutes(api, context, workerJobs)
+  // Instrument streams: the project's current model on every frame, in worker threads created
+  // on the first frame; feedback events out; kept frames into the labelling loop.
+  const streamHub: StreamHub = new StreamHub({
+    db,
+    log,
+    versions,
+    createAnalyzer: () =>
+      createFrameAnalyzerPool({
+        workers: config.streamWorkers,
+        threadsPerWorker: config.streamThreadsPerWorker,
+      }),
+    publish: (projectId, event) => liveEvents.publish(projectId, event),
+    keep: (stream, frame, userId) => keepFrame(context, collab, streamHub, stream, frame, userId),
+  })
+  registerStreamRoutes(api, context, collab, streamHub)
+  const streamSockets = new StreamSockets({
+    db,
+    log,
+    hub: streamHub,
+    access,
+    maxMessageBytes: config.streamMaxMessageBytes,
+    checkOrigin: (request) => accessCheck.onUpgrade({ request }),
+  })
   const openApi = api.openApi({ title: 'Tessera API', version: '0.1.0' })
 
   const app = express()
@@ -222,11 +250,14 @@ export function createApp(config: Config): TesseraApp {
     app,
     context,
     collab,
+    streams: streamSockets,
     generatedAdminPassword,
     initialized: initialized.then(() => undefined),
     async close() {
       training.stop()
       workerJobs.stop()
+      streamSockets.close()
+      await streamHub.close()
       liveEvents.close()
       await collab.close()
       if (db.open) db.close()

@@ -2,6 +2,10 @@
 // Nothing else in the server reads process.env.
 import path from 'node:path'
 import { z } from 'zod'
+import {
+  DEFAULT_STREAM_THREADS,
+  DEFAULT_STREAM_WORKERS,
+} from './streams/inference/FrameAnalyzerPool.ts'
 
 const booleanFromEnv = z.union([
   z.boolean(),
@@ -130,6 +134,21 @@ export const ConfigSchema = z.object({
     .int()
     .positive()
     .default(256 * 1024 * 1024),
+  /**
+   * Largest message an instrument may send on a stream socket. The default takes one 4096²
+   * float32 frame (64 MiB of samples) with its CBOR framing and metadata; frames with several
+   * channels that large need more.
+   */
+  streamMaxMessageBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(72 * 1024 * 1024),
+  /** Worker threads that run the model on stream frames (shared by every stream), created on the
+   * first frame. */
+  streamWorkers: z.coerce.number().int().min(1).max(64).default(DEFAULT_STREAM_WORKERS),
+  /** onnxruntime threads in each stream worker. */
+  streamThreadsPerWorker: z.coerce.number().int().min(1).max(64).default(DEFAULT_STREAM_THREADS),
 })
 
 export type Config = z.infer<typeof ConfigSchema>
@@ -173,6 +192,9 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   trainingMaxSteps: 'TESSERA_TRAINING_MAX_STEPS',
   autoTrainCheckSeconds: 'TESSERA_AUTO_TRAIN_CHECK_SECONDS',
   maxModelFileBytes: 'TESSERA_MAX_MODEL_FILE_BYTES',
+  streamMaxMessageBytes: 'TESSERA_STREAM_MAX_MESSAGE_BYTES',
+  streamWorkers: 'TESSERA_STREAM_WORKERS',
+  streamThreadsPerWorker: 'TESSERA_STREAM_THREADS_PER_WORKER',
 }
 
 export function parseConfig(input: ConfigInput): Config {

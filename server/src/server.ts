@@ -27,7 +27,8 @@ export async function startServer(
   const httpServer = http.createServer(tessera.app)
   httpServer.keepAliveTimeout = 5_000
   httpServer.on('upgrade', (req, socket, head) => {
-    if (!tessera.collab.handleUpgrade(req, socket, head)) socket.destroy()
+    if (tessera.collab.handleUpgrade(req, socket, head)) return
+    if (!tessera.streams.handleUpgrade(req, socket, head)) socket.destroy()
   })
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject)
@@ -50,6 +51,7 @@ export async function startServer(
       })
       // Websockets first (their documents are flushed), then requests in flight, then SQLite.
       await tessera.collab.close()
+      tessera.streams.close()
       await httpClosed
       await tessera.close()
     })()
