@@ -5,10 +5,10 @@ import type { z } from 'zod'
 import {
   CreatedInstrumentToken,
   EventList,
+  type FeedbackEvent,
   InstrumentTokenList,
   KeptFrame,
   RecentFrames,
-  Rule,
   type RuleInput,
   type SeriesId,
   StreamInfo,
@@ -54,17 +54,18 @@ export const updateStream = async (projectId: number, streamId: number, changes:
 export const deleteStream = (projectId: number, streamId: number) =>
   api<unknown>('DELETE', streamPath(projectId, streamId))
 
-/** Replaces the stream's rules; returns them as stored (with ids). */
+/** Replaces the stream's rules (a rule sent with a stored rule's id keeps it); returns the
+ * stream with its rules as stored. */
 export const replaceRules = async (
   projectId: number,
   streamId: number,
   rules: (RuleInput & { id?: number })[],
-) => {
-  const body = await api<unknown>('PUT', `${streamPath(projectId, streamId)}/rules`, { rules })
-  // The stream's rules, as a list or inside the stream (either answer is read).
-  const list = Array.isArray(body) ? body : (body as { rules?: unknown }).rules
-  return parsed(Rule.array(), list, 'rules')
-}
+) =>
+  parsed(
+    StreamInfo,
+    await api('PUT', `${streamPath(projectId, streamId)}/rules`, { rules }),
+    'stream',
+  )
 
 /** The newest processed frames, oldest first. */
 export const fetchRecentFrames = async (projectId: number, streamId: number, limit: number) =>
@@ -74,21 +75,31 @@ export const fetchRecentFrames = async (projectId: number, streamId: number, lim
     'recent frames',
   ).frames
 
-/** Recorded feedback events after `after` (all when null), oldest first. */
-export const fetchEvents = async (
-  projectId: number,
-  streamId: number,
-  limit: number,
-  after: number | null = null,
-) =>
+/** Recorded feedback events after the event id `after` (0: from the first), oldest first. */
+export const fetchEvents = async (projectId: number, streamId: number, limit: number, after = 0) =>
   parsed(
     EventList,
-    await api(
-      'GET',
-      `${streamPath(projectId, streamId)}/events?limit=${limit}${after === null ? '' : `&after=${after}`}`,
-    ),
+    await api('GET', `${streamPath(projectId, streamId)}/events?after=${after}&limit=${limit}`),
     'events',
   ).events
+
+/** Events a page of the event list holds at most (the server's limit). */
+const EVENT_PAGE = 1000
+
+/**
+ * The newest `count` recorded events, oldest first. The API pages from the oldest, so this reads
+ * every page; a stream's log is read once when the live view opens.
+ */
+export async function fetchNewestEvents(projectId: number, streamId: number, count: number) {
+  let newest: FeedbackEvent[] = []
+  let after = 0
+  for (;;) {
+    const page = await fetchEvents(projectId, streamId, EVENT_PAGE, after)
+    newest = [...newest, ...page].slice(-count)
+    if (page.length < EVENT_PAGE) return newest
+    after = page.at(-1)!.id
+  }
+}
 
 /** Stores a frame as an image of the project with its detections as suggestions. */
 export const keepFrame = async (

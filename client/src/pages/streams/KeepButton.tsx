@@ -72,8 +72,10 @@ export function KeepButton({
             data-testid="streams.keep.link"
           >
             image #{kept.result.imageId}
-          </Link>{' '}
-          with {kept.result.suggestions} suggestion{kept.result.suggestions === 1 ? '' : 's'}.
+          </Link>
+          {kept.result.created
+            ? ` with ${kept.result.suggestions} suggestion${kept.result.suggestions === 1 ? '' : 's'}.`
+            : '.'}
         </p>
       )}
       {error && (

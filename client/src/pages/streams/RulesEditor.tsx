@@ -1,7 +1,13 @@
 // A stream's feedback rules. Owners edit them as rows (name, enabled, metric, operator, value,
 // action) and save them all at once (PUT rules); everyone else reads them as sentences.
 import { useState } from 'react'
-import { type Rule, RuleAction, RuleMetric, RuleOp } from '../../../../shared/schemas/streams.ts'
+import {
+  type Rule,
+  RuleAction,
+  RuleMetric,
+  RuleOp,
+  type StreamInfo,
+} from '../../../../shared/schemas/streams.ts'
 import { replaceRules } from '../../api/streams.ts'
 import {
   ACTION_LABELS,
@@ -159,7 +165,8 @@ export function RulesEditor({
   streamId: number
   rules: readonly Rule[]
   canEdit: boolean
-  onSaved(rules: Rule[]): void
+  /** The stream as stored with its new rules. */
+  onSaved(stream: StreamInfo): void
 }) {
   const [drafts, setDrafts] = useState<RuleDraft[] | null>(null)
   const [busy, setBusy] = useState(false)

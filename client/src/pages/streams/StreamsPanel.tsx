@@ -70,7 +70,7 @@ export function StreamsPanel({ projectId, role }: { projectId: number; role: Pro
               streamId={selected.id}
               rules={selected.rules}
               canEdit={isOwner}
-              onSaved={(rules) => put(selected.id, { ...selected, rules })}
+              onSaved={(stream) => put(stream.id, stream)}
             />
             {isOwner && (
               <StreamSettingsCard

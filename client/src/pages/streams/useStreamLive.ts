@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import type { FeedbackEvent, FrameSummary } from '../../../../shared/schemas/streams.ts'
 import type { ProjectEvent } from '../../../../shared/schemas/training.ts'
 import { useProjectEvents } from '../../api/projectEvents.ts'
-import { fetchEvents, fetchRecentFrames } from '../../api/streams.ts'
+import { fetchNewestEvents, fetchRecentFrames } from '../../api/streams.ts'
 import { EVENT_HISTORY, FRAME_HISTORY, mergeEvents, mergeFrames } from './frameBuffer.ts'
 
 export function useStreamLive(projectId: number, streamId: number) {
@@ -25,7 +25,7 @@ export function useStreamLive(projectId: number, streamId: number) {
     arrivals.current = during
     Promise.all([
       fetchRecentFrames(projectId, streamId, FRAME_HISTORY),
-      fetchEvents(projectId, streamId, EVENT_HISTORY),
+      fetchNewestEvents(projectId, streamId, EVENT_HISTORY),
     ]).then(
       ([fetchedFrames, fetchedEvents]) => {
         if (!current) return
