@@ -27,6 +27,7 @@ let server: TestServer
 let projectId: number
 let session: BrowserSession | undefined
 let run: SimulatorRun | undefined
+let other: BrowserSession | undefined
 /** Where to save screenshots of the live view (none when unset). */
 const screenshots = process.env.TESSERA_E2E_SCREENSHOTS
 
@@ -36,12 +37,13 @@ beforeAll(async () => {
     name: 'Beamline',
     width: 64,
     height: 64,
-    roles: {},
+    roles: { viola: 'viewer', anna: 'annotator' },
   }))
 })
 
 afterAll(async () => {
   run?.close()
+  await other?.close()
   await session?.close()
   await server?.close()
 })
@@ -151,4 +153,41 @@ describe('the Streams tab', () => {
       .waitFor()
     await expect(session.page.getByTestId('image-grid.item').count()).resolves.toBe(2)
   }, 240_000)
+
+  it('lets every member watch, annotators keep, and only owners change', async () => {
+    // After the first test: the stream has its rule, events and a kept frame.
+    for (const [username, canKeep] of [
+      ['viola', false],
+      ['anna', true],
+    ] as const) {
+      other = await openBrowser(server.url)
+      await new AppPages(other.page).login(username, `${username}-password`)
+      const streams = new StreamsPage(other.page)
+      await streams.open(projectId)
+      await other.page.getByTestId('streams.picture.image').waitFor()
+      await other.page.getByTestId('streams.events.item').first().waitFor()
+      await other.page
+        .getByTestId('streams.rules.item')
+        .filter({ hasText: 'Large nucleus' })
+        .waitFor()
+      for (const ownerOnly of [
+        'streams.create',
+        'streams.tokens',
+        'streams.settings-card',
+        'streams.rules.edit',
+      ])
+        await expect(other.page.getByTestId(ownerOnly).count(), ownerOnly).resolves.toBe(0)
+      await expect(other.page.getByTestId('streams.keep').count()).resolves.toBe(canKeep ? 1 : 0)
+      if (canKeep) {
+        // The shown frame was kept already: the same image, said so.
+        await other.page.getByTestId('streams.keep').click()
+        await other.page
+          .getByTestId('streams.keep.message')
+          .filter({ hasText: 'Already kept' })
+          .waitFor()
+      }
+      await other.close()
+      other = undefined
+    }
+  }, 120_000)
 })

@@ -10,21 +10,32 @@ import { chartColumns } from './frameBuffer.ts'
 const HEIGHT = 140
 const CURSOR_SYNC = 'tessera-stream-frames'
 
+/** Counts are whole numbers: ticks never fall between them. */
+const WHOLE_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4]
+
 const METRICS = [
-  { id: 'count', label: 'objects', title: 'Objects per frame', color: '#2563eb' },
-  { id: 'mean-area', label: 'mean area (px)', title: 'Mean object area', color: '#e67e22' },
-  { id: 'latency', label: 'latency (ms)', title: 'Latency', color: '#7c3aed' },
+  { id: 'count', label: 'objects', title: 'Objects per frame', color: '#2563eb', whole: true },
+  {
+    id: 'mean-area',
+    label: 'mean area (px)',
+    title: 'Mean object area',
+    color: '#e67e22',
+    whole: false,
+  },
+  { id: 'latency', label: 'latency (ms)', title: 'Latency', color: '#7c3aed', whole: false },
 ] as const
 
 function MetricChart({
   title,
   label,
   color,
+  whole,
   data,
 }: {
   title: string
   label: string
   color: string
+  whole: boolean
   data: uPlot.AlignedData
 }) {
   const container = useRef<HTMLDivElement>(null)
@@ -42,7 +53,7 @@ function MetricChart({
         height: HEIGHT,
         legend: { show: false },
         cursor: { sync: { key: CURSOR_SYNC }, drag: { x: false, y: false } },
-        axes: [{}, { label, size: 56 }],
+        axes: [{}, { label, size: 56, ...(whole ? { incrs: WHOLE_INCREMENTS } : {}) }],
         series: [{}, { label, stroke: color, width: 1.5, spanGaps: true, points: { show: false } }],
       },
       latest.current,
@@ -59,7 +70,7 @@ function MetricChart({
       chart.destroy()
       plot.current = null
     }
-  }, [title, label, color])
+  }, [title, label, color, whole])
 
   useEffect(() => {
     plot.current?.setData(data)
@@ -81,6 +92,7 @@ export function FrameCharts({ frames }: { frames: readonly FrameSummary[] }) {
           title={metric.title}
           label={metric.label}
           color={metric.color}
+          whole={metric.whole}
           data={data[i]!}
         />
       ))}

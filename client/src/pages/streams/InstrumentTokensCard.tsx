@@ -62,12 +62,15 @@ function CreatedToken({
 export function InstrumentTokensCard({
   projectId,
   streamId,
+  connections,
 }: {
   projectId: number
   /** The stream the ingest hint names (the selected one). */
   streamId: number | null
+  /** Instruments connected to the project's streams: a change reloads the tokens' last use. */
+  connections: number
 }) {
-  const tokens = useLoaded(() => fetchInstrumentTokens(projectId), [projectId])
+  const tokens = useLoaded(() => fetchInstrumentTokens(projectId), [projectId, connections])
   const [name, setName] = useState('')
   const [created, setCreated] = useState<CreatedInstrumentTokenValue | null>(null)
   const { error, run } = useAction(tokens.reload)
@@ -130,6 +133,7 @@ export function InstrumentTokensCard({
       )}
       <form className="inline-form" onSubmit={create}>
         <input
+          className="stream-token-name"
           placeholder="Instrument name (e.g. confocal-2)"
           aria-label="Instrument name"
           maxLength={100}

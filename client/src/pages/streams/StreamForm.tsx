@@ -13,14 +13,12 @@ export function StreamForm({
   initial,
   submitLabel,
   testId,
-  clearOnSubmit = false,
   onSubmit,
 }: {
   initial: StreamSettings
   submitLabel: string
   /** Prefix of the fields' test ids (streams.create, streams.settings). */
   testId: string
-  clearOnSubmit?: boolean
   onSubmit(settings: StreamSettings): Promise<unknown>
 }) {
   const choice = parseBackpressure(initial.backpressure)
@@ -44,12 +42,11 @@ export function StreamForm({
     setError(null)
     try {
       await onSubmit({ name: name.trim(), backpressure: backpressure.value, keepFlagged })
-      if (clearOnSubmit) setName('')
     } catch (reason) {
       setError((reason as Error).message)
-    } finally {
-      setBusy(false)
     }
+    // The form may be gone by now (a new stream's form starts afresh); React ignores the update.
+    setBusy(false)
   }
 
   return (

@@ -22,6 +22,8 @@ const LIVE_LABEL: Record<ChannelState, string> = {
 export function StreamsPanel({ projectId, role }: { projectId: number; role: ProjectRole }) {
   const { streams, error, live, put } = useStreams(projectId)
   const [chosenId, setChosenId] = useState<number | null>(null)
+  /** Bumped after a stream is created: the form starts afresh. */
+  const [created, setCreated] = useState(0)
   const isOwner = role === 'owner'
   const selected = streams?.find((s) => s.id === chosenId) ?? streams?.[0] ?? null
 
@@ -88,18 +90,23 @@ export function StreamsPanel({ projectId, role }: { projectId: number; role: Pro
           <div className="card stream-card stack-tight" data-testid="streams.create-card">
             <h3>New stream</h3>
             <StreamForm
+              key={created}
               initial={{ name: '', backpressure: 'latest', keepFlagged: false }}
               submitLabel="Create stream"
               testId="streams.create"
-              clearOnSubmit
               onSubmit={async (settings) => {
                 const stream = await createStream(projectId, settings)
                 put(stream.id, stream)
                 setChosenId(stream.id)
+                setCreated((n) => n + 1)
               }}
             />
           </div>
-          <InstrumentTokensCard projectId={projectId} streamId={selected?.id ?? null} />
+          <InstrumentTokensCard
+            projectId={projectId}
+            streamId={selected?.id ?? null}
+            connections={streams?.reduce((sum, stream) => sum + stream.connected, 0) ?? 0}
+          />
         </div>
       )}
     </section>
