@@ -274,3 +274,350 @@ describe('a 200-frame series from the detector simulator', () => {
     ).toBe(kept.body.imageId)
   }, 240_000)
 })
+
+describe('refusals', () => {
+  it('refuses a missing, invalid or revoked token (401), another project’s token (403), an unknown stream (404), with a JSON error', async () => {
+    const streamId = await createStream('refusals')
+    const path = `/streams/${streamId}/ingest`
+    const none = await upgradeRefusal(path, {})
+    expect(none.status).toBe(401)
+    expect(JSON.parse(none.body).error).toMatch(/instrument token/)
+    const invalid = await upgradeRefusal(path, { authorization: 'Bearer tsi_not-a-token' })
+    expect(invalid.status).toBe(401)
+    expect(JSON.parse(invalid.body).error).toMatch(/unknown or revoked/)
+    await expect(
+      simulateDetector({
+        url: wsUrl(path),
+        token: 'tsi_wrong',
+        seriesId: 1,
+        shape: [8, 8],
+        dtype: 'uint8',
+        channels: 1,
+        frames: [],
+        rate: 0,
+      }),
+    ).rejects.toThrow(/HTTP 401/)
+
+    const other = (await server.admin.request('POST', '/api/projects', { name: 'Other' })).body.id
+    const otherToken = (
+      await server.admin.request('POST', `/api/projects/${other}/instrument-tokens`, {
+        name: 'elsewhere',
+      })
+    ).body
+    const foreign = await upgradeRefusal(path, { authorization: `Bearer ${otherToken.token}` })
+    expect(foreign.status).toBe(403)
+    expect(JSON.parse(foreign.body).error).toMatch(/not for this stream/)
+    const unknown = await upgradeRefusal('/streams/999999/ingest', {
+      authorization: `Bearer ${token}`,
+    })
+    expect(unknown.status).toBe(404)
+
+    // Revoked: refused from then on, and an open connection of that token is closed.
+    const revocable = (
+      await server.admin.request('POST', `/api/projects/${projectId}/instrument-tokens`, {
+        name: 'revocable',
+      })
+    ).body
+    const connected = await rawInstrument(streamId, revocable.token)
+    const closed = new Promise<number>((resolve) => connected.ws.once('close', resolve))
+    const revoked = await server.admin.request(
+      'DELETE',
+      `/api/projects/${projectId}/instrument-tokens/${revocable.id}`,
+    )
+    expect(revoked.status).toBe(204)
+    expect(await closed).toBe(4401)
+    expect(
+      (await upgradeRefusal(path, { authorization: `Bearer ${revocable.token}` })).status,
+    ).toBe(401)
+    const tokens = await server.admin.request('GET', `/api/projects/${projectId}/instrument-tokens`)
+    const listed = tokens.body.tokens.find((t: { id: number }) => t.id === revocable.id)
+    expect(listed.revokedAt).toEqual(expect.any(String))
+    expect(JSON.stringify(tokens.body)).not.toContain(revocable.token)
+  })
+
+  it('answers each bad message with an error and keeps the connection and the other frames', async () => {
+    const streamId = await createStream('bad messages', 'queue:10')
+    const instrument = await rawInstrument(streamId)
+    const error = () => instrument.next((m) => m.type === 'error')
+    const shape = [16, 16] as [number, number]
+    const frame = (image_id: number, data: unknown, series_id: unknown = 's') => ({
+      type: 'image',
+      series_id,
+      image_id,
+      data,
+    })
+
+    instrument.sendRaw(new Uint8Array([0xa1, 0x61, 0x74])) // a map cut short
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/malformed CBOR/) })
+    instrument.sendRaw('{"type":"start"}')
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/binary CBOR/) })
+    instrument.send([1, 2, 3])
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/CBOR map/) })
+    instrument.send({ type: 'reboot' })
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/unknown message type/) })
+    instrument.send(frame(0, new Uint16Array(256), 'nobody'))
+    expect(await error()).toMatchObject({
+      error: expect.stringMatching(/unknown series nobody/),
+      series_id: 'nobody',
+      image_id: 0,
+    })
+    instrument.send({ type: 'start', series_id: 's', shape, dtype: 'uint16', channels: 1 })
+    expect(await instrument.next((m) => m.type === 'started')).toMatchObject({
+      series_id: 's',
+      backpressure: 'queue:10',
+    })
+    instrument.send({ type: 'start', series_id: 's', shape, dtype: 'uint16', channels: 1 })
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/already running/) })
+    instrument.send({ type: 'start', series_id: 't', shape: [0, 5], dtype: 'uint16', channels: 1 })
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/invalid start: shape/) })
+    // Larger than declared, a typed array of the wrong type, a byte string of the wrong length.
+    instrument.send(frame(1, new Uint16Array(17 * 16)))
+    expect(await error()).toMatchObject({
+      error: expect.stringMatching(/272 samples; 16 × 16 × 1 = 256 expected/),
+      series_id: 's',
+      image_id: 1,
+    })
+    instrument.send(frame(2, new Float32Array(256)))
+    expect(await error()).toMatchObject({
+      error: expect.stringMatching(/Uint16Array/),
+      image_id: 2,
+    })
+    instrument.send(frame(3, Buffer.alloc(511)))
+    expect(await error()).toMatchObject({ image_id: 3 })
+
+    // Good frames in each accepted form: a typed array, an (unaligned) byte string, tag 40.
+    const samples = syntheticFrames({
+      width: 16,
+      height: 16,
+      count: 3,
+      seed: 3,
+      dtype: 'uint16',
+    }).frames.map((f) => f.samples as Uint16Array)
+    instrument.send(frame(10, samples[0]))
+    instrument.send(frame(11, Buffer.from(samples[1].buffer, samples[1].byteOffset, 512)))
+    const { Tag } = await import('cbor-x')
+    instrument.send(frame(12, new Tag([[16, 16], samples[2]], 40)))
+    instrument.send({ type: 'end', series_id: 's' })
+    const ended = await instrument.next((m) => m.type === 'ended')
+    expect(ended).toMatchObject({
+      series_id: 's',
+      counters: { received: 3, processed: 3, dropped: 0, refused: 4 },
+    })
+    instrument.send({ type: 'end', series_id: 's' })
+    expect(await error()).toMatchObject({ error: expect.stringMatching(/unknown series s/) })
+    expect(instrument.ws.readyState).toBe(WebSocket.OPEN)
+    instrument.ws.close()
+    const recent = await server.admin.request(
+      'GET',
+      `/api/projects/${projectId}/streams/${streamId}/frames`,
+    )
+    expect(recent.body.frames.map((f: { frame: number }) => f.frame)).toEqual([10, 11, 12])
+    const info = await server.admin.request('GET', `/api/projects/${projectId}/streams/${streamId}`)
+    expect(info.body.counters).toMatchObject({ received: 3, processed: 3, refused: 11 })
+  })
+
+  it('survives a client that disconnects mid-frame', async () => {
+    const streamId = await createStream('half a frame')
+    const instrument = await rawInstrument(streamId)
+    instrument.send({ type: 'start', series_id: 1, shape: [64, 64], dtype: 'uint8', channels: 1 })
+    await instrument.next((m) => m.type === 'started')
+    // A raw TCP client: the upgrade, then half of a 64 KiB binary frame, then gone.
+    const socket = net.connect(server.server.port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(
+      `GET /streams/${streamId}/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+    )
+    const head = await new Promise<string>((resolve) =>
+      socket.once('data', (d) => resolve(String(d))),
+    )
+    expect(head).toMatch(/^HTTP\/1.1 101/)
+    const payload = encode({ type: 'image', series_id: 1, image_id: 0, data: Buffer.alloc(65536) })
+    const header = Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4])
+    header.writeBigUInt64BE(BigInt(payload.length), 2)
+    socket.write(Buffer.concat([header, payload.subarray(0, payload.length / 2)]))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // The server and the other instrument carry on.
+    expect((await server.admin.request('GET', '/api/health')).status).toBe(200)
+    instrument.send({ type: 'image', series_id: 1, image_id: 0, data: Buffer.alloc(4096, 9) })
+    instrument.send({ type: 'end', series_id: 1 })
+    expect(await instrument.next((m) => m.type === 'ended')).toMatchObject({
+      counters: { received: 1, processed: 1, refused: 0 },
+    })
+    instrument.ws.close()
+  })
+})
+
+describe('drop policies', () => {
+  for (const backpressure of ['latest', 'queue:3']) {
+    it(`${backpressure}: a flood is received = processed + dropped, the queue stays bounded`, async () => {
+      const streamId = await createStream(`flood ${backpressure}`, 'queue:500')
+      const { frames } = syntheticFrames({
+        width: 256,
+        height: 256,
+        count: 60,
+        seed: 5,
+        dtype: 'uint16',
+      })
+      const run = await simulateDetector({
+        url: wsUrl(`/streams/${streamId}/ingest`),
+        token,
+        seriesId: 'flood',
+        shape: [256, 256],
+        dtype: 'uint16',
+        channels: 1,
+        backpressure,
+        frames,
+        rate: 0,
+      })
+      await run.done
+      expect(run.messages.find((m) => m.type === 'started')).toMatchObject({ backpressure })
+      const ended = run.messages.find((m) => m.type === 'ended')
+      if (ended?.type !== 'ended') throw new Error('no end')
+      const { received, processed, dropped } = ended.counters
+      expect(received).toBe(60)
+      expect(processed + dropped).toBe(60)
+      expect(dropped).toBeGreaterThan(0)
+      // Frames left when the last arrived: at most the queue, plus the analyzer's workers.
+      const recent = await server.admin.request(
+        'GET',
+        `/api/projects/${projectId}/streams/${streamId}/frames`,
+      )
+      const seqs = recent.body.frames.map((f: { seq: number }) => f.seq)
+      expect(seqs).toEqual([...seqs].sort((a: number, b: number) => a - b))
+      type Summary = { frame: number; receivedAt: string; processedAt: string }
+      const processedFrames = recent.body.frames as Summary[]
+      const last = processedFrames.at(-1)!
+      expect(last.frame).toBe(59)
+      // When the last frame arrived, at most the policy's waiting frames and the one in the
+      // (single) worker were still to come out.
+      const waiting = processedFrames.filter(
+        (f) => f.frame < 59 && Date.parse(f.processedAt) > Date.parse(last.receivedAt),
+      )
+      expect(waiting.length).toBeLessThanOrEqual((backpressure === 'latest' ? 1 : 3) + 1)
+    }, 120_000)
+  }
+})
+
+describe('access', () => {
+  it('an instrument token is not a user: the user API answers 401', async () => {
+    const client = ApiClient.withToken(server.url, token)
+    for (const path of ['/api/projects', `/api/projects/${projectId}/streams`]) {
+      const response = await client.request('GET', path)
+      expect(response.status, path).toBe(401)
+    }
+  })
+
+  it('a viewer reads streams but cannot create them or change rules (403); an outsider sees none', async () => {
+    const streamId = await createStream('viewed')
+    await server.admin.request('POST', '/api/users', {
+      username: 'viewer',
+      password: 'viewer-pw-1',
+    })
+    await server.admin.request('POST', `/api/projects/${projectId}/members`, {
+      username: 'viewer',
+      role: 'viewer',
+    })
+    const viewer = new ApiClient(server.url)
+    await viewer.login('viewer', 'viewer-pw-1')
+    expect((await viewer.request('GET', `/api/projects/${projectId}/streams`)).status).toBe(200)
+    const create = await viewer.request('POST', `/api/projects/${projectId}/streams`, {
+      name: 'mine',
+    })
+    expect(create.status).toBe(403)
+    const rules = await viewer.request(
+      'PUT',
+      `/api/projects/${projectId}/streams/${streamId}/rules`,
+      { rules: [] },
+    )
+    expect(rules.status).toBe(403)
+    const keep = await viewer.request(
+      'POST',
+      `/api/projects/${projectId}/streams/${streamId}/series/1/frames/0/keep`,
+    )
+    expect(keep.status).toBe(403)
+    const bad = await server.admin.request(
+      'PUT',
+      `/api/projects/${projectId}/streams/${streamId}/rules`,
+      { rules: [{ name: 'x', condition: { metric: 'size', op: '>', value: 1 }, action: 'flag' }] },
+    )
+    expect(bad.status).toBe(400)
+    expect(bad.body.error).toMatch(/metric/)
+
+    // The events socket: a member's session from the app's own origin; not from another origin.
+    const cookie = viewer.cookieHeader()
+    const subscriber = new WebSocket(wsUrl(`/streams/${streamId}/events`), {
+      headers: { cookie, origin: server.url },
+    })
+    await new Promise((resolve, reject) => {
+      subscriber.once('open', resolve)
+      subscriber.once('error', reject)
+    })
+    subscriber.close()
+    const foreign = await upgradeRefusal(`/streams/${streamId}/events`, {
+      cookie,
+      origin: 'https://evil.example',
+    })
+    expect(foreign.status).toBe(403)
+    expect((await upgradeRefusal(`/streams/${streamId}/events`, {})).status).toBe(401)
+  })
+})
+
+describe('keeping flagged frames automatically', () => {
+  it('keeps every flagged frame as an image when the stream says so', async () => {
+    const streamId = await createStream('auto keep', 'queue:50')
+    const patched = await server.admin.request(
+      'PATCH',
+      `/api/projects/${projectId}/streams/${streamId}`,
+      { keepFlagged: true },
+    )
+    expect(patched.body.keepFlagged).toBe(true)
+    const synthetic = syntheticFrames({
+      width: 128,
+      height: 128,
+      count: 12,
+      seed: 77,
+      dtype: 'uint8',
+      largeEvery: 4,
+    })
+    const threshold = Math.round((synthetic.largeArea + synthetic.normalMaxArea) / 2)
+    await server.admin.request('PUT', `/api/projects/${projectId}/streams/${streamId}/rules`, {
+      rules: [
+        {
+          name: 'big',
+          condition: { metric: 'object_area', op: '>=', value: threshold },
+          action: 'flag',
+        },
+      ],
+    })
+    const before = (await server.admin.request('GET', `/api/projects/${projectId}/images`)).body
+      .images.length
+    const run = await simulateDetector({
+      url: wsUrl(`/streams/${streamId}/ingest`),
+      token,
+      seriesId: 'auto',
+      shape: [128, 128],
+      dtype: 'uint8',
+      channels: 1,
+      frames: synthetic.frames,
+      rate: 0,
+    })
+    await run.done
+    let kept: { frame: number; keptImageId: number | null }[] = []
+    for (let i = 0; i < 100 && kept.length < synthetic.large.size; i++) {
+      const frames = await server.admin.request(
+        'GET',
+        `/api/projects/${projectId}/streams/${streamId}/frames`,
+      )
+      kept = frames.body.frames.filter((f: { keptImageId: number | null }) => f.keptImageId)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(kept.map((f) => f.frame)).toEqual([...synthetic.large])
+    const images = (await server.admin.request('GET', `/api/projects/${projectId}/images`)).body
+      .images
+    expect(images.length).toBe(before + synthetic.large.size)
+    const info = await server.admin.request('GET', `/api/projects/${projectId}/streams/${streamId}`)
+    expect(info.body.counters).toMatchObject({ flagged: 3, kept: 3 })
+  }, 120_000)
+})
