@@ -19,8 +19,8 @@ import type { FrameReply, FrameRequest } from './frameMessages.ts'
  */
 export const DEFAULT_STREAM_WORKERS = 1
 export const DEFAULT_STREAM_THREADS = 2
-/** A frame still running after this long has its worker stopped (and replaced); a 4096² frame
- * is about 100 tiles of 512², some 10 s on two cores. */
+/** A tiled frame gives up (between tiles) once its analysis has run this long; a 4096² frame is
+ * about 100 tiles of 512², some 10 s on two idle cores. */
 export const DEFAULT_FRAME_TIMEOUT_MS = 120_000
 
 export interface FrameAnalyzerPoolOptions {
@@ -28,6 +28,8 @@ export interface FrameAnalyzerPoolOptions {
   /** onnxruntime's intra-op threads in each worker. */
   threadsPerWorker: number
   frameTimeoutMs?: number
+  /** The worker body (a module like frameWorker.ts); tests substitute one that crashes. */
+  workerModule?: URL
 }
 
 interface Job {
@@ -43,7 +45,7 @@ interface Slot {
   versions: number[]
   busy: boolean
   /** The frame the worker is analysing now, with its request id. */
-  running: { id: number; job: Job; timer: NodeJS.Timeout | null } | null
+  running: { id: number; job: Job } | null
   failure: Error | null
 }
 
@@ -57,8 +59,10 @@ const SAMPLE_TYPES = {
 // Node 20 cannot load TypeScript in a worker thread, and neither tsx nor vitest reaches into
 // worker threads, so each worker registers tsx's loader before importing its body (as the
 // image decode workers do).
-const BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./frameWorker.ts', import.meta.url).href)}) })`
+const bootstrap = (body: URL) => `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(body.href)}) })`
+
+const FRAME_WORKER = new URL('./frameWorker.ts', import.meta.url)
 
 export function createFrameAnalyzerPool(options: FrameAnalyzerPoolOptions): FrameAnalyzer {
   return new FrameAnalyzerPool(options)
@@ -70,7 +74,7 @@ class FrameAnalyzerPool implements FrameAnalyzer {
   /** Model loads in flight, shared by workers that lack the same version at once. */
   private readonly loading = new Map<number, Promise<ModelFiles>>()
   private nextId = 1
-  private closed = false
+  private closing: Promise<void> | null = null
   private readonly frameTimeoutMs: number
 
   constructor(private readonly options: FrameAnalyzerPoolOptions) {
@@ -84,12 +88,13 @@ class FrameAnalyzerPool implements FrameAnalyzer {
   }
 
   get idleWorkers() {
+    if (this.closing) return 0
     const busy = this.slots.filter((s) => s.busy).length
     return Math.max(0, this.size - busy - this.queue.length)
   }
 
   analyze(input: FrameInput, model: Job['model']): Promise<FrameAnalysis> {
-    if (this.closed) return Promise.reject(new Error('The frame analyzer is closed'))
+    if (this.closing) return Promise.reject(new Error('The frame analyzer is closed'))
     const problem = inputProblem(input)
     if (problem) return Promise.reject(new Error(problem))
     return new Promise<FrameAnalysis>((resolve, reject) => {
@@ -98,25 +103,31 @@ class FrameAnalyzerPool implements FrameAnalyzer {
     })
   }
 
-  async close(): Promise<void> {
-    this.closed = true
-    const error = new Error('The frame analyzer was closed')
-    for (const job of this.queue.splice(0)) job.reject(error)
-    const slots = this.slots.splice(0)
-    for (const slot of slots) {
-      slot.failure ??= error
-      if (slot.running) {
-        if (slot.running.timer) clearTimeout(slot.running.timer)
-        slot.running.job.reject(error)
-        slot.running = null
+  /**
+   * Rejects every waiting and running frame at once; resolves when the workers have ended. A
+   * worker in the middle of a frame ends when that frame is done: terminating a thread while
+   * onnxruntime runs in it aborts the whole process.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const error = new Error('The frame analyzer was closed')
+      for (const job of this.queue.splice(0)) job.reject(error)
+      const slots = [...this.slots]
+      const ended = slots.map(
+        (slot) => new Promise<void>((resolve) => slot.worker.once('exit', () => resolve())),
+      )
+      for (const slot of slots) {
+        slot.running?.job.reject(error)
+        if (!slot.busy) void slot.worker.terminate()
       }
-    }
-    await Promise.all(slots.map((slot) => slot.worker.terminate()))
+      await Promise.all(ended)
+    })()
+    return this.closing
   }
 
   /** Hands waiting frames to idle workers (those holding the frame's version first). */
   private pump() {
-    while (!this.closed && this.queue.length > 0) {
+    while (!this.closing && this.queue.length > 0) {
       const versionId = this.queue[0].model.versionId
       const idle = this.slots.filter((s) => !s.busy)
       const slot =
@@ -129,7 +140,7 @@ class FrameAnalyzerPool implements FrameAnalyzer {
   }
 
   private startWorker(): Slot {
-    const worker = new Worker(BOOTSTRAP, {
+    const worker = new Worker(bootstrap(this.options.workerModule ?? FRAME_WORKER), {
       eval: true,
       workerData: { threads: this.options.threadsPerWorker },
     })
@@ -155,15 +166,26 @@ class FrameAnalyzerPool implements FrameAnalyzer {
       this.free(slot)
       return
     }
+    if (this.closing) {
+      job.reject(new Error('The frame analyzer was closed'))
+      this.free(slot)
+      return
+    }
     if (slot.failure) {
-      // The worker died while the files loaded: the frame waits for the next one.
-      this.queue.unshift(job)
-      this.pump()
+      // The worker died before it got the frame (at start-up, say): the frame fails rather than
+      // waiting for a new worker, so that a worker that cannot start never loops.
+      job.reject(new Error(`Frame worker stopped: ${slot.failure.message}`))
       return
     }
     const id = this.nextId++
     const { samples } = job.input
-    const request: FrameRequest = { id, versionId, model, frame: { ...job.input } }
+    const request: FrameRequest = {
+      id,
+      versionId,
+      model,
+      timeoutMs: this.frameTimeoutMs,
+      frame: { ...job.input },
+    }
     try {
       slot.worker.postMessage(request, [samples.buffer as ArrayBuffer])
     } catch {
@@ -178,21 +200,7 @@ class FrameAnalyzerPool implements FrameAnalyzer {
         return
       }
     }
-    slot.running = { id, job, timer: null }
-  }
-
-  /** The worker began the frame (model ready): from now on it has frameTimeoutMs. */
-  private startTimer(slot: Slot, id: number) {
-    const running = slot.running
-    if (!running || running.id !== id || running.timer) return
-    running.timer = setTimeout(() => {
-      if (slot.running?.id !== id) return
-      slot.running = null
-      running.job.reject(
-        new Error(`The frame took longer than ${this.frameTimeoutMs} ms; its worker was stopped`),
-      )
-      void slot.worker.terminate()
-    }, this.frameTimeoutMs)
+    slot.running = { id, job }
   }
 
   private filesOf(model: Job['model']): Promise<ModelFiles> {
@@ -212,13 +220,8 @@ class FrameAnalyzerPool implements FrameAnalyzer {
 
   private settle(slot: Slot, reply: FrameReply) {
     slot.versions = reply.versions
-    if ('started' in reply) {
-      this.startTimer(slot, reply.id)
-      return
-    }
     const running = slot.running
     if (!running || running.id !== reply.id) return
-    if (running.timer) clearTimeout(running.timer)
     slot.running = null
     if ('result' in reply) running.job.resolve(reply.result)
     else running.job.reject(new Error(reply.error))
@@ -227,6 +230,10 @@ class FrameAnalyzerPool implements FrameAnalyzer {
 
   private free(slot: Slot) {
     slot.busy = false
+    if (this.closing) {
+      void slot.worker.terminate()
+      return
+    }
     slot.worker.unref()
     this.pump()
   }
@@ -237,13 +244,11 @@ class FrameAnalyzerPool implements FrameAnalyzer {
       `Frame worker stopped${slot.failure ? `: ${slot.failure.message}` : ` (exit code ${code})`}`,
     )
     slot.failure ??= error
+    slot.busy = false
     const index = this.slots.indexOf(slot)
     if (index >= 0) this.slots.splice(index, 1)
-    if (slot.running) {
-      if (slot.running.timer) clearTimeout(slot.running.timer)
-      slot.running.job.reject(error)
-      slot.running = null
-    }
+    slot.running?.job.reject(error)
+    slot.running = null
     this.pump()
   }
 }

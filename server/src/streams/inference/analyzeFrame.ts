@@ -22,7 +22,14 @@ export interface LabelledFrame {
   labels: Uint32Array
 }
 
-export async function analyzeFrame(segmenter: Segmenter, frame: Frame): Promise<LabelledFrame> {
+export async function analyzeFrame(
+  segmenter: Segmenter,
+  frame: Frame,
+  /** A tiled frame gives up once it has run this long (checked before each tile: a tile's
+   * encoder run cannot be cut short, and a worker must never be terminated during one). */
+  options: { timeoutMs?: number } = {},
+): Promise<LabelledFrame> {
+  const started = performance.now()
   const { width, height, channels, samples } = frame
   if (!(width >= 1 && height >= 1 && channels >= 1) || samples.length !== width * height * channels)
     throw new Error(
@@ -54,7 +61,10 @@ export async function analyzeFrame(segmenter: Segmenter, frame: Frame): Promise<
   // objects stays with the first.
   const labels = new Uint32Array(width * height)
   const scores: number[] = []
-  for (const { rect, core } of tiles) {
+  const { timeoutMs = Infinity } = options
+  for (const [index, { rect, core }] of tiles.entries()) {
+    if (performance.now() - started > timeoutMs)
+      throw new FrameTimeoutError(timeoutMs, index, tiles.length)
     const windowSamples = copyWindow(frame, rect)
     const tile = await encodeWindow(windowSamples, rect.width, rect.height)
     for (const p of tile.proposals) {
@@ -74,6 +84,13 @@ export async function analyzeFrame(segmenter: Segmenter, frame: Frame): Promise<
     }
   }
   return objectFigures(labels, scores, frame)
+}
+
+/** A tiled frame that ran past its deadline (its worker stays usable). */
+export class FrameTimeoutError extends Error {
+  constructor(timeoutMs: number, done: number, tiles: number) {
+    super(`The frame took longer than ${timeoutMs} ms (${done} of its ${tiles} tiles encoded)`)
+  }
 }
 
 /** The samples of a window of the frame, in an array of the frame's type. */

@@ -11,6 +11,8 @@ export interface FrameRequest {
   versionId: number
   /** Present when the pool believes the worker lacks this version. */
   model?: ModelFiles
+  /** The analysis gives up between tiles once it has run this long (model load not counted). */
+  timeoutMs: number
   frame: {
     width: number
     height: number
@@ -21,11 +23,8 @@ export interface FrameRequest {
   }
 }
 
-/** Every reply says which versions the worker holds now, least recently used first. `started`
- * comes when the model is ready and the frame's analysis begins (the frame timeout counts from
- * there, not from worker start-up or model load). */
+/** Every reply says which versions the worker holds now, least recently used first. */
 export type FrameReply =
-  | { id: number; versions: number[]; started: true }
   | {
       id: number
       versions: number[]

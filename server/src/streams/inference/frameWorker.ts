@@ -46,9 +46,10 @@ async function answer(
   const transfer = [frame.samples.buffer as ArrayBuffer]
   try {
     const segmenter = await segmenterFor(request)
-    port.postMessage({ id: request.id, versions: [...segmenters.keys()], started: true })
     const started = performance.now()
-    const { objects, labels } = await analyzeFrame(segmenter, frame)
+    const { objects, labels } = await analyzeFrame(segmenter, frame, {
+      timeoutMs: request.timeoutMs,
+    })
     const inferenceMs = performance.now() - started
     transfer.push(labels.buffer as ArrayBuffer)
     const versions = [...segmenters.keys()]
