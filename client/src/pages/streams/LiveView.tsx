@@ -59,7 +59,7 @@ export function LiveView({
           )}
         </div>
       </div>
-      <FrameCharts frames={live.frames} />
+      {live.frames.length > 0 && <FrameCharts frames={live.frames} />}
       <h3>Feedback events</h3>
       <EventLog projectId={projectId} events={live.events} keptImages={keptImages} />
     </section>

@@ -65,28 +65,26 @@ export function StreamsPanel({ projectId, role }: { projectId: number; role: Pro
             stream={selected}
             canKeep={role !== 'viewer'}
           />
-          <div className="stream-cards">
-            <RulesEditor
-              key={selected.id}
-              projectId={projectId}
-              streamId={selected.id}
-              rules={selected.rules}
-              canEdit={isOwner}
-              onSaved={(stream) => put(stream.id, stream)}
-            />
-            {isOwner && (
-              <StreamSettingsCard
-                key={selected.id}
-                projectId={projectId}
-                stream={selected}
-                onChange={(stream) => put(selected.id, stream)}
-              />
-            )}
-          </div>
+          <RulesEditor
+            key={selected.id}
+            projectId={projectId}
+            streamId={selected.id}
+            rules={selected.rules}
+            canEdit={isOwner}
+            onSaved={(stream) => put(stream.id, stream)}
+          />
         </>
       )}
       {isOwner && (
         <div className="stream-cards">
+          {selected && (
+            <StreamSettingsCard
+              key={selected.id}
+              projectId={projectId}
+              stream={selected}
+              onChange={(stream) => put(selected.id, stream)}
+            />
+          )}
           <div className="card stream-card stack-tight" data-testid="streams.create-card">
             <h3>New stream</h3>
             <StreamForm
