@@ -91,6 +91,7 @@ export function createApp(config: Config): TesseraApp {
   const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'))
   let collab: CollabServer | null = null
   let events: ProjectEvents | null = null
+  let streamSockets: StreamSockets | null = null
   const context: AppContext = {
     config,
     db,
@@ -102,6 +103,7 @@ export function createApp(config: Config): TesseraApp {
     accessChanged: (change) => {
       collab?.refreshAccess(change)
       events?.refreshAccess(change)
+      streamSockets?.refreshAccess(change)
     },
     ready: false,
   }
@@ -199,7 +201,7 @@ export function createApp(config: Config): TesseraApp {
     keep: (stream, frame, userId) => keepFrame(context, collab, streamHub, stream, frame, userId),
   })
   registerStreamRoutes(api, context, collab, streamHub)
-  const streamSockets = new StreamSockets({
+  streamSockets = new StreamSockets({
     db,
     log,
     hub: streamHub,

@@ -509,7 +509,7 @@ describe('access', () => {
     }
   })
 
-  it('a viewer reads streams but cannot create them or change rules (403); an outsider sees none', async () => {
+  it('a viewer reads streams but cannot create them or change rules (403); the events socket checks origin and membership', async () => {
     const streamId = await createStream('viewed')
     await server.admin.request('POST', '/api/users', {
       username: 'viewer',
@@ -554,13 +554,23 @@ describe('access', () => {
       subscriber.once('open', resolve)
       subscriber.once('error', reject)
     })
-    subscriber.close()
+    const closed = new Promise<number>((resolve) => subscriber.once('close', resolve))
     const foreign = await upgradeRefusal(`/streams/${streamId}/events`, {
       cookie,
       origin: 'https://evil.example',
     })
     expect(foreign.status).toBe(403)
     expect((await upgradeRefusal(`/streams/${streamId}/events`, {})).status).toBe(401)
+    // A member removed from the project stops hearing its events.
+    const viewerId = (
+      await server.admin.request('GET', `/api/projects/${projectId}/members`)
+    ).body.members.find((m: { username: string }) => m.username === 'viewer').userId
+    const removed = await server.admin.request(
+      'DELETE',
+      `/api/projects/${projectId}/members/${viewerId}`,
+    )
+    expect(removed.status).toBe(204)
+    expect(await closed).toBe(4403)
   })
 })
 
@@ -593,6 +603,29 @@ describe('keeping flagged frames automatically', () => {
     })
     const before = (await server.admin.request('GET', `/api/projects/${projectId}/images`)).body
       .images.length
+    // The project live channel (server-sent events), as the Streams tab reads it.
+    const live: { type: string; [key: string]: unknown }[] = []
+    const abort = new AbortController()
+    const channel = await fetch(`${server.url}/api/projects/${projectId}/events`, {
+      headers: { cookie: server.admin.cookieHeader() },
+      signal: abort.signal,
+    })
+    void (async () => {
+      const decoder = new TextDecoder()
+      let buffered = ''
+      try {
+        for await (const chunk of channel.body as unknown as AsyncIterable<Uint8Array>) {
+          buffered += decoder.decode(chunk, { stream: true })
+          let end = buffered.indexOf('\n\n')
+          while (end >= 0) {
+            const line = buffered.slice(0, end)
+            buffered = buffered.slice(end + 2)
+            if (line.startsWith('data: ')) live.push(JSON.parse(line.slice(6)))
+            end = buffered.indexOf('\n\n')
+          }
+        }
+      } catch {}
+    })()
     const run = await simulateDetector({
       url: wsUrl(`/streams/${streamId}/ingest`),
       token,
@@ -619,5 +652,20 @@ describe('keeping flagged frames automatically', () => {
     expect(images.length).toBe(before + synthetic.large.size)
     const info = await server.admin.request('GET', `/api/projects/${projectId}/streams/${streamId}`)
     expect(info.body.counters).toMatchObject({ flagged: 3, kept: 3 })
+    await eventually(
+      () => live.some((e) => e.type === 'stream' && (e.stream as any)?.series?.endedAt),
+      10_000,
+      'the series end on the live channel',
+    )
+    abort.abort()
+    const ours = live.filter(
+      (e) => e.streamId === streamId || (e.event as any)?.streamId === streamId,
+    )
+    const batched = ours.flatMap((e) =>
+      e.type === 'stream-frames' ? (e.frames as { frame: number }[]) : [],
+    )
+    expect(new Set(batched.map((f) => f.frame))).toEqual(new Set(synthetic.frames.map((_, i) => i)))
+    expect(ours.filter((e) => e.type === 'stream-event')).toHaveLength(3)
+    expect(ours.some((e) => e.type === 'stream' && (e.stream as any)?.connected === 1)).toBe(true)
   }, 120_000)
 })

@@ -8,7 +8,7 @@ import { encode } from 'cbor-x'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { ServerMessage } from '../../../shared/schemas/streams.ts'
 import type { Db } from '../db/database.ts'
-import type { AccessControl } from '../http/ApiRouter.ts'
+import type { AccessControl, Principal } from '../http/ApiRouter.ts'
 import type { Logger } from '../logger.ts'
 import { decodeIngestMessage, IngestRefusal } from './ingestMessages.ts'
 import { authenticateInstrument, instrumentTokenOf } from './instrumentTokens.ts'
@@ -48,6 +48,11 @@ export class StreamSockets {
   private readonly wss: WebSocketServer
   private readonly heartbeat: NodeJS.Timeout
   private readonly alive = new WeakMap<WebSocket, boolean>()
+  /** Subscribers that came with a user's credentials, checked again when access changes. */
+  private readonly members = new Map<
+    WebSocket,
+    { userId: number; projectId: number; reauthenticate: () => Principal | null }
+  >()
   private closing = false
 
   constructor(private readonly options: StreamSocketsOptions) {
@@ -155,6 +160,11 @@ export class StreamSockets {
     const { db, hub, access } = this.options
     const stream = () => getStream(db, streamId)
     const token = instrumentTokenOf(req)
+    let member: {
+      userId: number
+      projectId: number
+      reauthenticate: () => Principal | null
+    } | null = null
     if (token) {
       const principal = authenticateInstrument(db, token)
       if (!principal) throw new UpgradeRefusal(401, 'The instrument token is unknown or revoked')
@@ -174,8 +184,19 @@ export class StreamSockets {
       const role = found ? access.projectRole(principal, found.projectId) : null
       // Unknown streams and foreign projects look the same to a non-member.
       if (!found || role === null) throw new UpgradeRefusal(404, `No stream ${streamId}`)
+      const { cookie, authorization } = req.headers
+      member = {
+        userId: principal.userId,
+        projectId: found.projectId,
+        reauthenticate: () =>
+          access.authenticate({ headers: { cookie, authorization } } as IncomingMessage),
+      }
     }
     return (ws) => {
+      if (member) {
+        this.members.set(ws, member)
+        ws.on('close', () => this.members.delete(ws))
+      }
       const peer: StreamPeer = {
         send: (message) => {
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message))
@@ -190,6 +211,22 @@ export class StreamSockets {
       }
       // Subscribers only listen.
       ws.on('message', () => {})
+    }
+  }
+
+  /** Closes member subscribers who can no longer read the project (AppContext.accessChanged). */
+  refreshAccess(filter: { userId?: number; projectId?: number } = {}): void {
+    for (const [ws, member] of this.members) {
+      if (filter.userId !== undefined && member.userId !== filter.userId) continue
+      if (filter.projectId !== undefined && member.projectId !== filter.projectId) continue
+      const principal = member.reauthenticate()
+      const allowed =
+        principal?.userId === member.userId &&
+        this.options.access.projectRole(principal, member.projectId) !== null
+      if (!allowed) {
+        this.members.delete(ws)
+        ws.close(4403, 'no longer a member')
+      }
     }
   }
 
