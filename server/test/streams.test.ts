@@ -2,7 +2,10 @@
 // websocket, the project's model on onnxruntime in worker threads, rules → recorded events on
 // the instrument and subscriber sockets, Keep → an image with suggestions in its document, and
 // every refusal (token, malformed CBOR, wrong size, unknown series, a half-sent frame).
+import fs from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { decode, encode } from 'cbor-x'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -667,5 +670,86 @@ describe('keeping flagged frames automatically', () => {
     expect(new Set(batched.map((f) => f.frame))).toEqual(new Set(synthetic.frames.map((_, i) => i)))
     expect(ours.filter((e) => e.type === 'stream-event')).toHaveLength(3)
     expect(ours.some((e) => e.type === 'stream' && (e.stream as any)?.connected === 1)).toBe(true)
+  }, 120_000)
+})
+
+describe('live model swap', () => {
+  it('a newly promoted version runs from the next frame on, on the same connection', async () => {
+    // Two base versions (the shipped one under two names): the project starts on one.
+    const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-models-'))
+    for (const name of ['v0', 'v0-copy'])
+      fs.cpSync(path.resolve(import.meta.dirname, '../../models/v0'), path.join(modelsDir, name), {
+        recursive: true,
+      })
+    const swap = await startTestServer({ modelsDir })
+    try {
+      const project = (await swap.admin.request('POST', '/api/projects', { name: 'Swap' })).body.id
+      const versions = (await swap.admin.request('GET', `/api/projects/${project}/models`)).body
+      const current = (await swap.admin.request('GET', `/api/projects/${project}/model`)).body
+      const currentId = current.versionId as number
+      const other = versions.versions.find((v: { id: number }) => v.id !== currentId)
+      expect(other, JSON.stringify(versions)).toBeTruthy()
+      const instrumentToken = (
+        await swap.admin.request('POST', `/api/projects/${project}/instrument-tokens`, {
+          name: 'scope',
+        })
+      ).body.token
+      const streamId = (
+        await swap.admin.request('POST', `/api/projects/${project}/streams`, {
+          name: 'scope',
+          backpressure: 'queue:10',
+        })
+      ).body.id
+      const ws = new WebSocket(`${swap.url.replace('http', 'ws')}/streams/${streamId}/ingest`, {
+        headers: { authorization: `Bearer ${instrumentToken}` },
+      })
+      const messages: ServerMessage[] = []
+      ws.on('message', (data: Buffer) => messages.push(decode(data)))
+      await eventually(() => messages.some((m) => m.type === 'ready'), 10_000, 'ready')
+      const { frames } = syntheticFrames({
+        width: 64,
+        height: 64,
+        count: 2,
+        seed: 1,
+        dtype: 'uint8',
+      })
+      const series = async (id: string) => {
+        ws.send(
+          encode({ type: 'start', series_id: id, shape: [64, 64], dtype: 'uint8', channels: 1 }),
+        )
+        for (const [i, frame] of frames.entries())
+          ws.send(encode({ type: 'image', series_id: id, image_id: i, data: frame.samples }))
+        ws.send(encode({ type: 'end', series_id: id }))
+        await eventually(
+          () => messages.some((m) => m.type === 'ended' && m.series_id === id),
+          30_000,
+          `series ${id} to end`,
+        )
+      }
+      await series('before')
+      const promoted = await swap.admin.request(
+        'POST',
+        `/api/projects/${project}/models/${other.id}/promote`,
+      )
+      expect(promoted.status, JSON.stringify(promoted.body)).toBe(200)
+      await series('after')
+      ws.close()
+      const recent = await swap.admin.request(
+        'GET',
+        `/api/projects/${project}/streams/${streamId}/frames`,
+      )
+      const used = recent.body.frames.map(
+        (f: { seriesId: string; modelVersion: { id: number } }) => [f.seriesId, f.modelVersion.id],
+      )
+      expect(used).toEqual([
+        ['before', currentId],
+        ['before', currentId],
+        ['after', other.id],
+        ['after', other.id],
+      ])
+    } finally {
+      await swap.close()
+      fs.rmSync(modelsDir, { recursive: true, force: true })
+    }
   }, 120_000)
 })
