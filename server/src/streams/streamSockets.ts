@@ -16,6 +16,9 @@ import type { InstrumentPeer, StreamPeer } from './liveStream.ts'
 import type { StreamHub } from './StreamHub.ts'
 import { getStream } from './streamRecords.ts'
 
+/** A peer that leaves this much unread is sent nothing more until it catches up (memory stays
+ * bounded however slowly an instrument or a subscriber reads). */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024
 const PATH = /^\/streams\/([1-9][0-9]{0,14})\/(ingest|events)$/
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -199,7 +202,8 @@ export class StreamSockets {
       }
       const peer: StreamPeer = {
         send: (message) => {
-          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message))
+          if (ws.readyState === ws.OPEN && ws.bufferedAmount < MAX_UNREAD_BYTES)
+            ws.send(JSON.stringify(message))
         },
         close: (code, reason) => ws.close(code, reason),
       }
@@ -239,7 +243,7 @@ export class StreamSockets {
 }
 
 function sendCbor(ws: WebSocket, message: ServerMessage): void {
-  if (ws.readyState !== ws.OPEN) return
+  if (ws.readyState !== ws.OPEN || ws.bufferedAmount >= MAX_UNREAD_BYTES) return
   ws.send(encode(withoutUndefined(message)))
 }
 
