@@ -191,7 +191,9 @@ describe('simulateDetector', () => {
         const message = decode(data as Buffer) as Record<string, unknown>
         received.push(message)
         receivedAt.push(performance.now())
-        if (message.type === 'start')
+        if (message.type === 'start' && message.series_id === 'refused')
+          send({ type: 'error', error: 'shape: too large', series_id: 'refused' })
+        else if (message.type === 'start')
           send({ type: 'started', series_id: message.series_id as string, backpressure: 'latest' })
         if (message.type === 'image')
           send({
@@ -287,6 +289,21 @@ describe('simulateDetector', () => {
         rate: 0,
       }),
     ).rejects.toThrow(/HTTP 401/)
+  })
+
+  it('rejects done when the server refuses the start', async () => {
+    const ingest = await fakeIngest({ token: 'tsi_good' })
+    const run = await simulateDetector({
+      url: ingest.url,
+      token: 'tsi_good',
+      seriesId: 'refused',
+      shape: [4, 4],
+      dtype: 'uint8',
+      channels: 1,
+      frames: [{ samples: new Uint8Array(16) }],
+      rate: 0,
+    })
+    await expect(run.done).rejects.toThrow(/refused the series: shape: too large/)
   })
 
   it('rejects done when it is closed mid-series', async () => {

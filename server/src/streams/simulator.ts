@@ -53,8 +53,8 @@ export interface SimulatorRun {
   sentAt: Map<number, number>
   /** Every message the server sent, in order. */
   messages: ServerMessage[]
-  /** Resolves after the server's `ended` for the series; rejects if the socket closes or fails
-   * first. */
+  /** Resolves after the server's `ended` for the series; rejects if the server refuses the
+   * start, or the socket closes or fails first. */
   done: Promise<void>
   /** Closes the socket now (mid-series if frames are still going). */
   close(): void
@@ -74,6 +74,7 @@ export async function simulateDetector(options: SimulatorOptions): Promise<Simul
   let sent = 0
   let closedByUs = false
   let ended = false
+  let started = false
   const socket = new WebSocket(options.url, {
     headers: { authorization: `Bearer ${options.token}` },
     perMessageDeflate: false,
@@ -136,6 +137,16 @@ export async function simulateDetector(options: SimulatorOptions): Promise<Simul
     messages.push(message)
     options.onMessage?.(message, at)
     if (message.type === 'ready') resolveReady()
+    if (message.type === 'started' && message.series_id === options.seriesId) started = true
+    // A refused start means no `ended` will come for this series.
+    if (
+      message.type === 'error' &&
+      !started &&
+      (message.series_id === undefined || message.series_id === options.seriesId)
+    ) {
+      rejectDone(new Error(`the server refused the series: ${message.error}`))
+      socket.close(1000)
+    }
     if (message.type === 'ended' && message.series_id === options.seriesId) {
       ended = true
       resolveDone()
