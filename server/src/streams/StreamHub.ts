@@ -400,6 +400,21 @@ export class StreamHub {
     version: ModelVersionRow,
     analysis: FrameAnalysis,
   ): void {
+    try {
+      this.emitResult(stream, frame, version, analysis)
+    } finally {
+      // Whatever failed on the way, the frame is through: the series can still end.
+      frame.series.pending--
+      this.finishSeries(stream, frame.series)
+    }
+  }
+
+  private emitResult(
+    stream: LiveStream,
+    frame: PendingFrame,
+    version: ModelVersionRow,
+    analysis: FrameAnalysis,
+  ): void {
     const { series } = frame
     const { record } = stream
     const figures = frameFigures(analysis.objects)
@@ -481,8 +496,6 @@ export class StreamHub {
     stream.hold(held)
     if (flagged && record.keepFlagged) this.queueAutoKeep(stream, held)
     this.queueBatch(stream, summary)
-    series.pending--
-    this.finishSeries(stream, series)
   }
 
   /** Sends `ended` once an ending series has nothing left in the pipeline. */
