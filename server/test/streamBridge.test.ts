@@ -28,21 +28,23 @@ const FRAMES = 20
 const SIZE = 128
 
 /**
- * A detector in Stream V2 form: binds PUSH on a free loopback port, prints the endpoint, then
- * sends start, the frames of a raw uint16 file (tag 40 [[h, w], tag 69]), one compressed frame
- * and end. PUSH holds the messages until the bridge connects.
+ * A detector in Stream V2 form: binds PUSH (or, as a tap, PUB) on a free loopback port, prints
+ * the endpoint, then sends start, the frames of a raw uint16 file (tag 40 [[h, w], tag 69]), one
+ * compressed frame and end. PUSH holds the messages until the bridge connects.
  */
 const DETECTOR = `
 import sys, datetime, cbor2, zmq
 from cbor2 import CBORTag
-frames_file, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+frames_file, count, size, pattern = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 raw = open(frames_file, 'rb').read()
 frame_bytes = size * size * 2
 context = zmq.Context()
-push = context.socket(zmq.PUSH)
+push = context.socket(zmq.PUSH if pattern == 'push' else zmq.XPUB)
 push.setsockopt(zmq.LINGER, 20000)
 push.bind('tcp://127.0.0.1:*')
 print(push.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
+if pattern == 'pub':
+    push.recv()  # a tap: wait until the bridge has subscribed (PUB drops what nobody hears)
 def send(message):
     push.send(cbor2.dumps(CBORTag(55799, message)))
 arm = datetime.datetime.now(datetime.timezone.utc)
@@ -73,62 +75,71 @@ function collect(child: ChildProcess) {
   return { output, exited }
 }
 
+/** The detector script on a raw frames file; resolves with its endpoint once bound. */
+async function startDetector(framesFile: string, count: number, pattern: 'push' | 'pub') {
+  const detector = spawn(
+    PYTHON,
+    ['-c', DETECTOR, framesFile, String(count), String(SIZE), pattern],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  const run = collect(detector)
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no endpoint: ${run.output.stderr}`)), 20_000)
+    detector.stdout?.on('data', () => {
+      if (run.output.stdout.includes('\n')) {
+        clearTimeout(timer)
+        resolve(run.output.stdout.split('\n')[0].trim())
+      }
+    })
+  })
+  expect(endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/)
+  return { detector, endpoint, ...run }
+}
+
+/** Runs the bridge until it exits (after one series) and gives its status and output. */
+async function runBridge(args: string[]) {
+  const bridge = spawn(PYTHON, ['-m', 'tessera_trainer.bridge', '--max-series', '1', ...args], {
+    cwd: TRAINER,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const run = collect(bridge)
+  const timer = setTimeout(() => bridge.kill('SIGKILL'), 50_000)
+  const code = await run.exited
+  clearTimeout(timer)
+  const report = `bridge stdout:\n${run.output.stdout}\nbridge stderr:\n${run.output.stderr}`
+  return { code, report, ...run.output }
+}
+
 describe.skipIf(missing !== null)(
   'the Stream V2 bridge (python3 -m tessera_trainer.bridge)',
   () => {
     let server: TestServer
     let workDir: string
+    let projectId: number
+    let token: string
     const children: ChildProcess[] = []
+    const synthetic = syntheticFrames({
+      width: SIZE,
+      height: SIZE,
+      count: FRAMES,
+      seed: 23,
+      dtype: 'uint16',
+      largeEvery: 5,
+    })
+    let framesFile: string
 
     beforeAll(async () => {
       server = await startTestServer()
       workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bridge-'))
-    })
-    afterAll(async () => {
-      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-      await server?.close()
-      if (workDir) fs.rmSync(workDir, { recursive: true, force: true })
-    })
-
-    it('forwards a Stream V2 series, the server flags the large frames, the bridge prints the events', async () => {
-      const projectId = (await server.admin.request('POST', '/api/projects', { name: 'Bridge' }))
-        .body.id
-      const token = (
+      projectId = (await server.admin.request('POST', '/api/projects', { name: 'Bridge' })).body.id
+      token = (
         await server.admin.request('POST', `/api/projects/${projectId}/instrument-tokens`, {
           name: 'bridge',
         })
-      ).body.token as string
-      const created = await server.admin.request('POST', `/api/projects/${projectId}/streams`, {
-        name: 'detector via bridge',
-        backpressure: 'queue:100',
-      })
-      expect(created.status, JSON.stringify(created.body)).toBe(201)
-      const streamId = created.body.id as number
-      const synthetic = syntheticFrames({
-        width: SIZE,
-        height: SIZE,
-        count: FRAMES,
-        seed: 23,
-        dtype: 'uint16',
-        largeEvery: 5,
-      })
-      const threshold = Math.round((synthetic.largeArea + synthetic.normalMaxArea) / 2)
-      const rules = await server.admin.request(
-        'PUT',
-        `/api/projects/${projectId}/streams/${streamId}/rules`,
-        {
-          rules: [
-            {
-              name: 'large nucleus',
-              condition: { metric: 'object_area', op: '>=', value: threshold },
-              action: 'flag',
-            },
-          ],
-        },
-      )
-      expect(rules.status, JSON.stringify(rules.body)).toBe(200)
-
-      const framesFile = path.join(workDir, 'frames.u16')
+      ).body.token
+      framesFile = path.join(workDir, 'frames.u16')
       fs.writeFileSync(
         framesFile,
         Buffer.concat(
@@ -138,54 +149,54 @@ describe.skipIf(missing !== null)(
           }),
         ),
       )
-      const detector = spawn(PYTHON, ['-c', DETECTOR, framesFile, String(FRAMES), String(SIZE)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      children.push(detector)
-      const detectorRun = collect(detector)
-      const endpoint = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no endpoint: ${detectorRun.output.stderr}`)),
-          20_000,
-        )
-        detector.stdout?.on('data', () => {
-          const line = detectorRun.output.stdout.split('\n')[0]
-          if (detectorRun.output.stdout.includes('\n')) {
-            clearTimeout(timer)
-            resolve(line.trim())
-          }
-        })
-      })
-      expect(endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/)
+    })
+    afterAll(async () => {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+      await server?.close()
+      if (workDir) fs.rmSync(workDir, { recursive: true, force: true })
+    })
 
-      const bridge = spawn(
-        PYTHON,
-        [
-          '-m',
-          'tessera_trainer.bridge',
-          '--source',
-          endpoint,
-          '--url',
-          `${server.url.replace('http', 'ws')}/streams/${streamId}/ingest`,
-          '--token',
-          token,
-          '--max-series',
-          '1',
-        ],
-        { cwd: TRAINER, stdio: ['ignore', 'pipe', 'pipe'] },
+    async function createStream(name: string, rules: unknown[]) {
+      const created = await server.admin.request('POST', `/api/projects/${projectId}/streams`, {
+        name,
+        backpressure: 'queue:100',
+      })
+      expect(created.status, JSON.stringify(created.body)).toBe(201)
+      const streamId = created.body.id as number
+      const saved = await server.admin.request(
+        'PUT',
+        `/api/projects/${projectId}/streams/${streamId}/rules`,
+        { rules },
       )
-      children.push(bridge)
-      const bridgeRun = collect(bridge)
-      const code = await Promise.race([
-        bridgeRun.exited,
-        new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 50_000)),
+      expect(saved.status, JSON.stringify(saved.body)).toBe(200)
+      return { streamId, ingest: `${server.url.replace('http', 'ws')}/streams/${streamId}/ingest` }
+    }
+
+    it('forwards a pulled Stream V2 series, the server flags the large frames, the bridge prints the events', async () => {
+      const threshold = Math.round((synthetic.largeArea + synthetic.normalMaxArea) / 2)
+      const { streamId, ingest } = await createStream('detector via bridge', [
+        {
+          name: 'large nucleus',
+          condition: { metric: 'object_area', op: '>=', value: threshold },
+          action: 'flag',
+        },
       ])
-      const report = `bridge stdout:\n${bridgeRun.output.stdout}\nbridge stderr:\n${bridgeRun.output.stderr}`
+      const detectorRun = await startDetector(framesFile, FRAMES, 'push')
+      children.push(detectorRun.detector)
+      const bridgeRun = await runBridge([
+        '--source',
+        detectorRun.endpoint,
+        '--url',
+        ingest,
+        '--token',
+        token,
+      ])
+      const { code, report } = bridgeRun
       expect(code, report).toBe(0)
       expect(await detectorRun.exited, detectorRun.output.stderr).toBe(0)
 
       // The bridge printed the server's messages as JSON lines: ready, started, events, ended.
-      const printed = bridgeRun.output.stdout
+      const printed = bridgeRun.stdout
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line))
@@ -212,7 +223,7 @@ describe.skipIf(missing !== null)(
         })
       }
       // The compressed frame was refused by the bridge with a clear line, not sent.
-      expect(bridgeRun.output.stderr).toMatch(
+      expect(bridgeRun.stderr).toMatch(
         /compressed data \('bslz4', CBOR tag 56500\) is not supported/,
       )
 
@@ -244,6 +255,51 @@ describe.skipIf(missing !== null)(
       const latest = frames.at(-1)
       expect(latest?.frame).toBe(FRAMES - 1)
       expect(Math.abs(Date.parse(latest?.acquiredAt ?? '') - Date.now())).toBeLessThan(60_000)
+    })
+
+    it('taps a PUB copy with --sub and writes the events to --events-out', async () => {
+      const { streamId, ingest } = await createStream('tapped detector', [
+        { name: 'every frame', condition: { metric: 'count', op: '>=', value: 0 }, action: 'flag' },
+      ])
+      const count = 6
+      const detectorRun = await startDetector(framesFile, count, 'pub')
+      children.push(detectorRun.detector)
+      const eventsFile = path.join(workDir, 'events.jsonl')
+      const bridgeRun = await runBridge([
+        '--source',
+        detectorRun.endpoint,
+        '--sub',
+        '--url',
+        ingest,
+        '--token',
+        token,
+        '--events-out',
+        eventsFile,
+        '--backpressure',
+        'queue:50',
+      ])
+      expect(bridgeRun.code, bridgeRun.report).toBe(0)
+      expect(await detectorRun.exited, detectorRun.output.stderr).toBe(0)
+      expect(bridgeRun.stdout).toBe('')
+      expect(bridgeRun.stderr).toMatch(/subscribed to tcp:/)
+      const printed = fs
+        .readFileSync(eventsFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+      expect(printed[1]).toMatchObject({ type: 'started', backpressure: 'queue:50' })
+      expect(printed.filter((m) => m.type === 'event').map((m) => m.event.frame)).toEqual([
+        0, 1, 2, 3, 4, 5,
+      ])
+      expect(printed.at(-1)).toMatchObject({
+        type: 'ended',
+        counters: { received: count, processed: count, dropped: 0 },
+      })
+      const info = await server.admin.request(
+        'GET',
+        `/api/projects/${projectId}/streams/${streamId}`,
+      )
+      expect(info.body.counters.processed).toBe(count)
     })
   },
 )
