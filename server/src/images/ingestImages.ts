@@ -75,7 +75,7 @@ function holdBlobs(context: AppContext) {
 
 export async function ingestImages(
   context: AppContext,
-  input: { projectId: number; userId: number; files: UploadedFile[] },
+  input: { projectId: number; userId: number | null; files: UploadedFile[] },
 ): Promise<UploadResult> {
   const { db, blobs, config } = context
   if (input.files.length === 0) throw new HttpError(400, 'No files in the upload (field "files")')

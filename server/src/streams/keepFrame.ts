@@ -74,7 +74,7 @@ async function storeFrame(
   const upload = await ingestImages(context, {
     projectId: stream.projectId,
     // Null for a frame kept automatically whose token's creator is gone (images allow it).
-    userId: userId as number,
+    userId,
     files: [{ name, bytes: tiff }],
   })
   const info = upload.images[0]
