@@ -50,6 +50,8 @@ export interface AppContext {
   log: Logger
   /** Called after images were deleted (their live documents are dropped). */
   imagesDeleted(imageIds: number[]): void
+  /** Called after a project was deleted (its instrument streams' sockets are closed). */
+  projectDeleted(projectId: number): void
   /**
    * Called after who may do what changed (a membership, a role, an account disabled or its
    * password changed): open collaboration connections of that user or project are checked again.
@@ -92,6 +94,7 @@ export function createApp(config: Config): TesseraApp {
   let collab: CollabServer | null = null
   let events: ProjectEvents | null = null
   let streamSockets: StreamSockets | null = null
+  let streamHub: StreamHub | null = null
   const context: AppContext = {
     config,
     db,
@@ -99,6 +102,9 @@ export function createApp(config: Config): TesseraApp {
     log,
     imagesDeleted: (ids) => {
       for (const id of ids) collab?.discardImage(id)
+    },
+    projectDeleted: (projectId) => {
+      streamHub?.projectDeleted(projectId)
     },
     accessChanged: (change) => {
       collab?.refreshAccess(change)
@@ -188,7 +194,7 @@ export function createApp(config: Config): TesseraApp {
   registerWorkerRoutes(api, context, workerJobs)
   // Instrument streams: the project's current model on every frame, in worker threads created
   // on the first frame; feedback events out; kept frames into the labelling loop.
-  const streamHub: StreamHub = new StreamHub({
+  const hub: StreamHub = new StreamHub({
     db,
     log,
     versions,
@@ -198,13 +204,14 @@ export function createApp(config: Config): TesseraApp {
         threadsPerWorker: config.streamThreadsPerWorker,
       }),
     publish: (projectId, event) => liveEvents.publish(projectId, event),
-    keep: (stream, frame, userId) => keepFrame(context, collab, streamHub, stream, frame, userId),
+    keep: (stream, frame, userId) => keepFrame(context, collab, hub, stream, frame, userId),
   })
-  registerStreamRoutes(api, context, collab, streamHub)
+  streamHub = hub
+  registerStreamRoutes(api, context, collab, hub)
   streamSockets = new StreamSockets({
     db,
     log,
-    hub: streamHub,
+    hub,
     access,
     maxMessageBytes: config.streamMaxMessageBytes,
     checkOrigin: (request) => accessCheck.onUpgrade({ request }),
@@ -259,7 +266,7 @@ export function createApp(config: Config): TesseraApp {
       training.stop()
       workerJobs.stop()
       streamSockets.close()
-      await streamHub.close()
+      await hub.close()
       liveEvents.close()
       await collab.close()
       if (db.open) db.close()

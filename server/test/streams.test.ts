@@ -504,6 +504,25 @@ describe('drop policies', () => {
 })
 
 describe('access', () => {
+  it('deleting a project closes the sockets of its streams (4404) and its token stops working', async () => {
+    const other = (await server.admin.request('POST', '/api/projects', { name: 'Short-lived' }))
+      .body.id as number
+    const otherToken = (
+      await server.admin.request('POST', `/api/projects/${other}/instrument-tokens`, {
+        name: 'gone soon',
+      })
+    ).body.token as string
+    const streamId = await createStream('Doomed', 'latest', other)
+    const instrument = await rawInstrument(streamId, otherToken)
+    const closed = new Promise<number>((resolve) => instrument.ws.on('close', resolve))
+    expect((await server.admin.request('DELETE', `/api/projects/${other}`)).status).toBe(204)
+    expect(await closed).toBe(4404)
+    const refusal = await upgradeRefusal(`/streams/${streamId}/ingest`, {
+      authorization: `Bearer ${otherToken}`,
+    })
+    expect(refusal.status).toBe(401)
+  })
+
   it('an instrument token is not a user: the user API answers 401', async () => {
     const client = ApiClient.withToken(server.url, token)
     for (const path of ['/api/projects', `/api/projects/${projectId}/streams`]) {

@@ -94,6 +94,7 @@ export function registerProjectRoutes(api: ApiRouter, context: AppContext): void
     handler: async ({ params }) => {
       await deleteProjectImages(context, params.projectId)
       deleteProject(db, params.projectId)
+      context.projectDeleted(params.projectId)
       return undefined
     },
   })

@@ -111,6 +111,12 @@ export class StreamHub {
     this.options.publish(projectId, { type: 'stream', streamId, stream: null })
   }
 
+  /** The project is gone: each of its live streams as if deleted. */
+  projectDeleted(projectId: number): void {
+    for (const stream of [...this.streams.values()])
+      if (stream.record.projectId === projectId) this.streamDeleted(projectId, stream.record.id)
+  }
+
   // ── Peers ────────────────────────────────────────────────────────────────────────────────
 
   attachInstrument(streamId: number, peer: InstrumentPeer): () => void {
