@@ -4,6 +4,7 @@
 import sharp from 'sharp'
 import { DEFAULT_CHANNEL_COLORS } from '../../../../shared/imaging/channelColors.ts'
 import { normalizationRange } from '../../../../shared/ml/normalization.ts'
+import type { ChannelStats } from '../../../../shared/schemas/images.ts'
 import type { FrameSamples } from './FrameAnalyzer.ts'
 import { frameChannelStats } from './frameChannelStats.ts'
 
@@ -76,32 +77,52 @@ function compositeFrame(frame: RenderableFrame): Uint8Array {
   const colours = DEFAULT_CHANNEL_COLORS[channels] ?? DEFAULT_CHANNEL_COLORS[1]
   const stats = frameChannelStats(samples, channels)
   const rgb = new Uint8Array(n * 3)
-  const acc = new Float32Array(n * 3)
+  if (channels === 1) {
+    const grey = contrastedChannel(samples, 1, 0, n, stats[0])
+    for (let i = 0, j = 0; i < n; i++, j += 3) {
+      const v = grey[i]
+      rgb[j] = v
+      rgb[j + 1] = v
+      rgb[j + 2] = v
+    }
+    return rgb
+  }
+  const sum = new Float32Array(n * 3)
   for (let c = 0; c < channels; c++) {
-    const { low, high } = normalizationRange(stats[c])
-    const gain = high > low ? 255 / (high - low) : 0
     const [r, g, b] = colours[c] ?? [0, 0, 0]
-    // 8/16-bit samples go through a lookup table.
-    const table =
-      samples instanceof Uint8Array || samples instanceof Uint16Array
-        ? Float32Array.from({ length: samples instanceof Uint8Array ? 256 : 65536 }, (_, v) =>
-            clip((v - low) * gain),
-          )
-        : null
-    for (let i = 0; i < n; i++) {
-      const raw = samples[i * channels + c]
-      const v = table ? table[raw] : clip((raw - low) * gain)
-      acc[3 * i] += v * r
-      acc[3 * i + 1] += v * g
-      acc[3 * i + 2] += v * b
+    const value = contrastedChannel(samples, channels, c, n, stats[c])
+    for (let i = 0, j = 0; i < n; i++, j += 3) {
+      const v = value[i]
+      sum[j] += v * r
+      sum[j + 1] += v * g
+      sum[j + 2] += v * b
     }
   }
-  // Uint8Array rounds by truncation and wraps; clip first.
-  for (let i = 0; i < acc.length; i++) rgb[i] = acc[i] > 255 ? 255 : acc[i]
+  for (let j = 0; j < sum.length; j++) rgb[j] = sum[j] > 255 ? 255 : sum[j] + 0.5
   return rgb
 }
 
-const clip = (x: number) => (x > 0 ? (x < 255 ? x : 255) : 0)
+/** One channel mapped to 0..255 between the normalisation's low and high ends (rounded). */
+function contrastedChannel(
+  samples: FrameSamples,
+  channels: number,
+  channel: number,
+  n: number,
+  stats: ChannelStats,
+): Uint8ClampedArray {
+  const { low, high } = normalizationRange(stats)
+  const gain = high > low ? 255 / (high - low) : 0
+  const out = new Uint8ClampedArray(n)
+  // 8/16-bit samples go through a lookup table; Uint8ClampedArray clips and rounds (NaN → 0).
+  if (samples instanceof Uint8Array || samples instanceof Uint16Array) {
+    const table = new Uint8ClampedArray(samples instanceof Uint8Array ? 256 : 65536)
+    for (let v = 0; v < table.length; v++) table[v] = (v - low) * gain
+    for (let i = 0, k = channel; i < n; i++, k += channels) out[i] = table[samples[k]]
+  } else {
+    for (let i = 0, k = channel; i < n; i++, k += channels) out[i] = (samples[k] - low) * gain
+  }
+  return out
+}
 
 /** Colours every labelled pixel one of whose 4-neighbours (inside the image) has another label. */
 function drawOutlines(
