@@ -13,14 +13,23 @@ import type {
 import type { FrameReply, FrameRequest } from './frameMessages.ts'
 
 /**
- * Defaults chosen on the 2-core development machine with the shipped v0 (16-bit frames, medians
- * of several runs, `npx tsx server/src/streams/inference/benchFrameAnalyzer.ts`): see the figures
- * beside each constant and README's stream section.
+ * One worker with two onnxruntime threads. Measured on the shared 2-core development machine with
+ * the shipped v0, 16-bit synthetic nuclei, medians of 5 runs (load average 3–6 from other work;
+ * `npx tsx server/src/streams/inference/benchFrameAnalyzer.ts 5`):
+ *
+ * |                      | 256² fps | 256² one frame p50/p99 | 512² fps | 512² one frame p50/p99 | RSS    |
+ * | 1 worker × 2 threads | 35       | 27 / 46 ms             | 8.1      | 118 / 168 ms           | 125 MB |
+ * | 2 workers × 1 thread | 33       | 28 / 50 ms             | 9.0      | 113 / 142 ms           | 174 MB |
+ *
+ * At a steady 15 fps of 256², arrival → result was 31 ms p50, 55 ms p99 (1 × 2). The two are
+ * even on throughput; one worker answers a lone frame as fast, leaves a core to the event loop
+ * during its single-threaded steps (proposals), and holds each model version once, not twice.
+ * (With onnxruntime's default spinning threads, 1 × 2 ran 256² at only 9 fps on the busy machine.)
  */
 export const DEFAULT_STREAM_WORKERS = 1
 export const DEFAULT_STREAM_THREADS = 2
 /** A tiled frame gives up (between tiles) once its analysis has run this long; a 4096² frame is
- * about 100 tiles of 512², some 10 s on two idle cores. */
+ * about 100 tiles of 512² (11.5 s measured with the defaults). */
 export const DEFAULT_FRAME_TIMEOUT_MS = 120_000
 
 export interface FrameAnalyzerPoolOptions {
