@@ -118,6 +118,16 @@ describe('FrameAnalyzerPool', () => {
     expect(sent.byteLength).toBe(0) // transferred, not copied
     expect(analysis.samples).toBeInstanceOf(Uint16Array)
     expect(analysis.samples).toEqual(nuclei.pixels)
+    // A view into Node's shared Buffer pool cannot be transferred: it is sent as a copy.
+    const pooled = Buffer.from(Array.from({ length: 32 * 32 }, (_, i) => (i * 37) % 256))
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length)
+    const view = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length)
+    const small = await pool.analyze(
+      { width: 32, height: 32, channels: 1, dtype: 'uint8', samples: view },
+      v1,
+    )
+    expect(small.samples).toEqual(Uint8Array.from(pooled))
+    expect(small.labels).toHaveLength(32 * 32)
   })
 
   it('works on frames larger than the tile size (1000×700)', async () => {
