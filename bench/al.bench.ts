@@ -16,7 +16,9 @@
 // Flags: --pool DIR --test DIR (images/ + labels/), --strategies a,b, --seeds N, --rounds R,
 // --per-round K, --steps S, --noc-images N, --kinds tissue_rgb,brightfield (the default split's
 // kinds: the 1024² brightfield images cost about a minute each in every round's threshold
-// search on 2 cores), --warm-start (each round from the previous round's weights).
+// search on 2 cores), --warm-start (each round from the previous round's weights), --fields F
+// (each pool image cut into F × F fields, each a labelling unit: the strategies choose among F²
+// times as many candidates; test images stay whole).
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -33,7 +35,7 @@ const DATA = path.resolve(import.meta.dirname, '../../shared/data/dsb2018_tissue
 const RESULTS = path.resolve(import.meta.dirname, '../bench-results')
 const PYTHON = '/usr/bin/python3'
 const STRATEGIES = ['random', 'entropy', 'boundary', 'tta', 'diverse']
-const DEFAULTS = { seeds: 2, rounds: 4, perRound: 4, steps: 200, nocImages: 3 }
+const DEFAULTS = { seeds: 2, rounds: 4, perRound: 4, steps: 200, nocImages: 3, fields: 1 }
 const DEFAULT_KINDS = ['tissue_rgb']
 // The fixed split: per kind, ids ordered by sha256(salt + id); the first round(n × 2/3) are the
 // pool, the rest the test set (tissue_rgb: 32 pool, 16 test).
@@ -81,6 +83,8 @@ interface Options {
   nocImages: number
   kinds: string[]
   warmStart: boolean
+  /** Each pool image becomes fields × fields labelling units (the test images stay whole). */
+  fields: number
 }
 
 function positive(name: string, text: string | undefined, fallback: number): number {
@@ -106,6 +110,7 @@ export function parseOptions(args: string[]): Options {
       'noc-images': { type: 'string' },
       kinds: { type: 'string' },
       'warm-start': { type: 'boolean' },
+      fields: { type: 'string' },
     },
   })
   if ((values.pool === undefined) !== (values.test === undefined))
@@ -133,6 +138,7 @@ export function parseOptions(args: string[]): Options {
     nocImages,
     kinds: values.kinds?.split(',').filter(Boolean) ?? DEFAULT_KINDS,
     warmStart: values['warm-start'] ?? false,
+    fields: positive('fields', values.fields, DEFAULTS.fields),
   }
 }
 
@@ -186,6 +192,60 @@ function linkFolder(dir: string, ids: string[]): string {
     fs.mkdirSync(path.join(dir, sub), { recursive: true })
     for (const id of ids)
       fs.symlinkSync(path.join(DATA, sub, `${id}.png`), path.join(dir, sub, `${id}.png`))
+  }
+  return dir
+}
+
+/**
+ * A pool folder of fields: every image cut into a grid of fields × fields (the last row and
+ * column take the remainder), each with its own label image (objects cut by a field's edge keep
+ * their part in it, numbered 1..N again). An annotator then labels a field, not a whole image:
+ * the strategy chooses among fields² times as many units.
+ */
+async function fieldFolder(dir: string, ids: string[], fields: number): Promise<string> {
+  const sharp = (await import('sharp')).default
+  for (const sub of ['images', 'labels']) fs.mkdirSync(path.join(dir, sub), { recursive: true })
+  for (const id of ids) {
+    const imageFile = path.join(DATA, 'images', `${id}.png`)
+    const { data, info } = await sharp(path.join(DATA, 'labels', `${id}.png`))
+      .toColourspace('grey16')
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true })
+    const labels = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
+    const { width, height } = info
+    const fieldWidth = Math.floor(width / fields)
+    const fieldHeight = Math.floor(height / fields)
+    for (let row = 0; row < fields; row++) {
+      for (let column = 0; column < fields; column++) {
+        const left = column * fieldWidth
+        const top = row * fieldHeight
+        const w = column === fields - 1 ? width - left : fieldWidth
+        const h = row === fields - 1 ? height - top : fieldHeight
+        const name = `${id}-f${row}${column}.png`
+        await sharp(imageFile)
+          .extract({ left, top, width: w, height: h })
+          .png()
+          .toFile(path.join(dir, 'images', name))
+        const part = new Uint16Array(w * h)
+        const renumber = new Map<number, number>()
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            const value = labels[(top + y) * width + left + x]
+            if (value === 0) continue
+            let next = renumber.get(value)
+            if (next === undefined) {
+              next = renumber.size + 1
+              renumber.set(value, next)
+            }
+            part[y * w + x] = next
+          }
+        }
+        await sharp(part, { raw: { width: w, height: h, channels: 1 } })
+          .toColourspace('grey16')
+          .png()
+          .toFile(path.join(dir, 'labels', name))
+      }
+    }
   }
   return dir
 }
@@ -385,11 +445,13 @@ export async function run(args: string[] = []): Promise<Record<string, number>> 
       const { pool, test } = splitForActiveLearning(readManifest(), options.kinds)
       folders = [
         '--pool',
-        linkFolder(path.join(scratch, 'pool'), pool),
+        options.fields > 1
+          ? await fieldFolder(path.join(scratch, 'pool'), pool, options.fields)
+          : linkFolder(path.join(scratch, 'pool'), pool),
         '--test',
         linkFolder(path.join(scratch, 'test'), test),
       ]
-      source = `dsb2018_tissue_public ${options.kinds.join('+')}`
+      source = `dsb2018_tissue_public ${options.kinds.join('+')}${options.fields > 1 ? `, pool images cut into ${options.fields}×${options.fields} fields` : ''}`
     } else {
       console.log(`al: ${DATA} is absent; synthetic pool and test folders instead`)
       folders = ['--synthetic', path.join(scratch, 'synthetic')]
@@ -427,7 +489,7 @@ export async function run(args: string[] = []): Promise<Record<string, number>> 
         options.strategies.map((name) => ({ name, curve: curves[name].ap50 })),
         {
           title: 'Active learning: test AP50 of the automatic proposals',
-          xLabel: 'labelled images',
+          xLabel: options.fields > 1 ? 'labelled fields' : 'labelled images',
           yLabel: 'test AP50',
           reference: { value: target, label: `random, ${randomLabels} labels` },
           note,
