@@ -145,6 +145,10 @@ describe('the Streams tab', () => {
       .locator(`[data-testid="streams.figures.kept"][data-image-id="${imageId}"]`)
       .waitFor()
     await streams.event(last, 'flag').and(session.page.locator('[data-kept="true"]')).waitFor()
+    // The stream's kept counter follows (from the live channel).
+    await session.page
+      .locator('[data-testid="streams.counters.kept"][data-value="1"]')
+      .waitFor({ timeout: 5_000 })
     await shoot('streams-kept.png')
 
     await session.page.getByTestId('project.tab.images').click()

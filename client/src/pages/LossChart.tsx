@@ -1,9 +1,9 @@
 // A job's training loss and validation loss by step, drawn with uPlot; new points are set on the
 // existing chart (no redraw from scratch), and it follows its container's width.
-import { useEffect, useRef } from 'react'
-import uPlot from 'uplot'
-import 'uplot/dist/uPlot.min.css'
+import { useMemo } from 'react'
+import type uPlot from 'uplot'
 import type { JobHistoryPoint } from '../../../shared/schemas/training.ts'
+import { useUplot } from '../app/useUplot.ts'
 
 const HEIGHT = 180
 /** Steps are whole numbers: ticks never fall between them. */
@@ -21,57 +21,32 @@ function seriesOf(history: readonly JobHistoryPoint[]): uPlot.AlignedData {
 }
 
 export function LossChart({ history }: { history: readonly JobHistoryPoint[] }) {
-  const container = useRef<HTMLDivElement>(null)
-  const plot = useRef<uPlot | null>(null)
-  const latest = useRef(history)
-  latest.current = history
-
-  useEffect(() => {
-    const target = container.current
-    if (!target) return
-    const chart = new uPlot(
-      {
-        width: Math.max(200, target.clientWidth),
-        height: HEIGHT,
-        scales: { x: { time: false } },
-        legend: { live: false },
-        cursor: { drag: { x: false, y: false } },
-        axes: [
-          { label: 'step', incrs: STEP_INCREMENTS },
-          { label: 'loss', size: 56 },
-        ],
-        series: [
-          { label: 'step' },
-          { label: 'loss', stroke: '#2563eb', width: 1.5, spanGaps: true },
-          {
-            label: 'validation loss',
-            stroke: '#e67e22',
-            width: 1.5,
-            spanGaps: true,
-            points: { show: true, size: 5 },
-          },
-        ],
-      },
-      seriesOf(latest.current),
-      target,
-    )
-    plot.current = chart
-    const resize = new ResizeObserver(() => {
-      const width = Math.max(200, target.clientWidth)
-      if (width !== chart.width) chart.setSize({ width, height: HEIGHT })
-    })
-    resize.observe(target)
-    return () => {
-      resize.disconnect()
-      chart.destroy()
-      plot.current = null
-    }
-  }, [])
-
-  useEffect(() => {
-    plot.current?.setData(seriesOf(history))
-  }, [history])
-
+  const data = useMemo(() => seriesOf(history), [history])
+  const container = useUplot(
+    {
+      height: HEIGHT,
+      scales: { x: { time: false } },
+      legend: { live: false },
+      cursor: { drag: { x: false, y: false } },
+      axes: [
+        { label: 'step', incrs: STEP_INCREMENTS },
+        { label: 'loss', size: 56 },
+      ],
+      series: [
+        { label: 'step' },
+        { label: 'loss', stroke: '#2563eb', width: 1.5, spanGaps: true },
+        {
+          label: 'validation loss',
+          stroke: '#e67e22',
+          width: 1.5,
+          spanGaps: true,
+          points: { show: true, size: 5 },
+        },
+      ],
+    },
+    data,
+    'loss',
+  )
   return (
     <div
       ref={container}

@@ -1,10 +1,10 @@
 // Per-frame figures over time, drawn with uPlot as the training charts are: objects per frame,
 // their mean area and the latency from arrival to result, one small chart each with a shared
 // cursor. New frames are set on the existing charts (no redraw from scratch).
-import { useEffect, useMemo, useRef } from 'react'
-import uPlot from 'uplot'
-import 'uplot/dist/uPlot.min.css'
+import { useMemo } from 'react'
+import type uPlot from 'uplot'
 import type { FrameSummary } from '../../../../shared/schemas/streams.ts'
+import { useUplot } from '../../app/useUplot.ts'
 import { chartColumns } from './frameBuffer.ts'
 
 const HEIGHT = 140
@@ -38,44 +38,18 @@ function MetricChart({
   whole: boolean
   data: uPlot.AlignedData
 }) {
-  const container = useRef<HTMLDivElement>(null)
-  const plot = useRef<uPlot | null>(null)
-  const latest = useRef(data)
-  latest.current = data
-
-  useEffect(() => {
-    const target = container.current
-    if (!target) return
-    const chart = new uPlot(
-      {
-        title,
-        width: Math.max(200, target.clientWidth),
-        height: HEIGHT,
-        legend: { show: false },
-        cursor: { sync: { key: CURSOR_SYNC }, drag: { x: false, y: false } },
-        axes: [{}, { label, size: 56, ...(whole ? { incrs: WHOLE_INCREMENTS } : {}) }],
-        series: [{}, { label, stroke: color, width: 1.5, spanGaps: true, points: { show: false } }],
-      },
-      latest.current,
-      target,
-    )
-    plot.current = chart
-    const resize = new ResizeObserver(() => {
-      const width = Math.max(200, target.clientWidth)
-      if (width !== chart.width) chart.setSize({ width, height: HEIGHT })
-    })
-    resize.observe(target)
-    return () => {
-      resize.disconnect()
-      chart.destroy()
-      plot.current = null
-    }
-  }, [title, label, color, whole])
-
-  useEffect(() => {
-    plot.current?.setData(data)
-  }, [data])
-
+  const container = useUplot(
+    {
+      title,
+      height: HEIGHT,
+      legend: { show: false },
+      cursor: { sync: { key: CURSOR_SYNC }, drag: { x: false, y: false } },
+      axes: [{}, { label, size: 56, ...(whole ? { incrs: WHOLE_INCREMENTS } : {}) }],
+      series: [{}, { label, stroke: color, width: 1.5, spanGaps: true, points: { show: false } }],
+    },
+    data,
+    `${title}|${label}|${color}|${whole}`,
+  )
   return <div ref={container} className="stream-chart" />
 }
 
