@@ -205,6 +205,12 @@ describe('a 200-frame series from the detector simulator', () => {
       `/api/projects/${projectId}/streams/${streamId}/events?after=${events[1].id}&limit=2`,
     )
     expect(after.body.events.map((e: FeedbackEvent) => e.id)).toEqual([events[2].id, events[3].id])
+    // The newest few (what the live view opens with), still oldest first.
+    const newest = await server.admin.request(
+      'GET',
+      `/api/projects/${projectId}/streams/${streamId}/events?newest=true&limit=3`,
+    )
+    expect(newest.body.events).toEqual(events.slice(-3))
 
     const recent = await server.admin.request(
       'GET',

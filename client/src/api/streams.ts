@@ -5,7 +5,6 @@ import type { z } from 'zod'
 import {
   CreatedInstrumentToken,
   EventList,
-  type FeedbackEvent,
   InstrumentTokenList,
   KeptFrame,
   RecentFrames,
@@ -83,23 +82,13 @@ export const fetchEvents = async (projectId: number, streamId: number, limit: nu
     'events',
   ).events
 
-/** Events a page of the event list holds at most (the server's limit). */
-const EVENT_PAGE = 1000
-
-/**
- * The newest `count` recorded events, oldest first. The API pages from the oldest, so this reads
- * every page; a stream's log is read once when the live view opens.
- */
-export async function fetchNewestEvents(projectId: number, streamId: number, count: number) {
-  let newest: FeedbackEvent[] = []
-  let after = 0
-  for (;;) {
-    const page = await fetchEvents(projectId, streamId, EVENT_PAGE, after)
-    newest = [...newest, ...page].slice(-count)
-    if (page.length < EVENT_PAGE) return newest
-    after = page.at(-1)!.id
-  }
-}
+/** The newest `count` recorded events (at most 1000), oldest first. */
+export const fetchNewestEvents = async (projectId: number, streamId: number, count: number) =>
+  parsed(
+    EventList,
+    await api('GET', `${streamPath(projectId, streamId)}/events?newest=true&limit=${count}`),
+    'events',
+  ).events
 
 /** Stores a frame as an image of the project with its detections as suggestions. */
 export const keepFrame = async (

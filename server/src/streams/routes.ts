@@ -204,7 +204,8 @@ export function registerStreamRoutes(
   api.route({
     method: 'get',
     path: `${base}/:streamId/events`,
-    summary: 'Recorded feedback events after an id, oldest first',
+    summary:
+      'Recorded feedback events, oldest first: the first `limit` after the id `after`, or with `newest=true` the newest `limit`',
     tag,
     auth: 'user',
     projectRole: 'viewer',
@@ -212,11 +213,14 @@ export function registerStreamRoutes(
     query: z.object({
       after: z.coerce.number().int().min(0).default(0),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
+      newest: z.enum(['true', 'false']).default('false'),
     }),
     response: EventList,
     handler: ({ params, query }) => {
       const stream = streamOf(db, params.projectId, params.streamId)
-      return { events: listEvents(db, stream.id, query.after, query.limit) }
+      return {
+        events: listEvents(db, stream.id, query.after, query.limit, query.newest === 'true'),
+      }
     },
   })
 

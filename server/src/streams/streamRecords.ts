@@ -142,15 +142,19 @@ export function recordEvent(db: Db, event: Omit<FeedbackEvent, 'id'>): FeedbackE
   return { id, ...event }
 }
 
+/** Events after the id `after`, oldest first: the first `limit`, or the newest `limit`. */
 export function listEvents(
   db: Db,
   streamId: number,
   after: number,
   limit: number,
+  newest = false,
 ): FeedbackEvent[] {
   const rows = db
     .prepare(
-      'SELECT id, event_json FROM stream_events WHERE stream_id = ? AND id > ? ORDER BY id LIMIT ?',
+      newest
+        ? 'SELECT * FROM (SELECT id, event_json FROM stream_events WHERE stream_id = ? AND id > ? ORDER BY id DESC LIMIT ?) ORDER BY id'
+        : 'SELECT id, event_json FROM stream_events WHERE stream_id = ? AND id > ? ORDER BY id LIMIT ?',
     )
     .all(streamId, after, limit) as { id: number; event_json: string }[]
   return rows.map((row) => ({ id: row.id, ...JSON.parse(row.event_json) }))
