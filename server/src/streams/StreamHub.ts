@@ -6,7 +6,6 @@
 // the same methods.
 import { performance } from 'node:perf_hooks'
 import type {
-  FeedbackEvent,
   FrameSummary,
   ImageMessage,
   SeriesId,
@@ -14,10 +13,12 @@ import type {
   StreamInfo,
 } from '../../../shared/schemas/streams.ts'
 import type { ProjectEvent } from '../../../shared/schemas/training.ts'
-import { evaluateRules, frameFigures, mdaEvents } from '../../../shared/streams/rules.ts'
+import { evaluateRules, frameFigures } from '../../../shared/streams/rules.ts'
 import type { Db } from '../db/database.ts'
 import type { Logger } from '../logger.ts'
 import type { ModelVersionRow } from '../models/ModelVersions.ts'
+import { AutoKeeper } from './AutoKeeper.ts'
+import { type FrameOutcome, feedbackDraft, frameSummary } from './frameResults.ts'
 import type { FrameAnalysis, FrameAnalyzer, ModelFiles } from './inference/FrameAnalyzer.ts'
 import { frameSamples, IngestRefusal } from './ingestMessages.ts'
 import {
@@ -37,8 +38,6 @@ import { getStream, recordEvent, type StreamRecord } from './streamRecords.ts'
 const BATCH_MS = 200
 /** …and at most this many summaries a batch (the newest). */
 const BATCH_MAX = 100
-/** Flagged frames waiting to be kept automatically; more are not kept (and logged). */
-const AUTO_KEEP_QUEUE = 16
 
 export interface StreamHubOptions {
   db: Db
@@ -60,12 +59,17 @@ export class StreamHub {
   private readonly ready: LiveStream[] = []
   private analyzer: FrameAnalyzer | null = null
   private inFlight = 0
-  private readonly autoKeep: { stream: LiveStream; frame: HeldFrame }[] = []
-  private keeping = false
+  private readonly autoKeep: AutoKeeper
   private closed = false
   private lastFailureLog = 0
 
-  constructor(private readonly options: StreamHubOptions) {}
+  constructor(private readonly options: StreamHubOptions) {
+    this.autoKeep = new AutoKeeper(
+      (stream, frame) => options.keep(stream.record, frame, frame.keptBy),
+      (stream) => this.streams.get(stream.record.id) === stream,
+      options.log,
+    )
+  }
 
   /** The live state of a stream (created on first use), or null when it does not exist. */
   private live(streamId: number): LiveStream | null {
@@ -260,16 +264,7 @@ export class StreamHub {
   heldFrame(streamId: number, series: string, frame: number): HeldFrame | null {
     const stream = this.streams.get(streamId)
     if (!stream) return null
-    return (
-      stream.findHeld(series, frame) ??
-      this.autoKeep.find(
-        (entry) =>
-          entry.stream === stream &&
-          entry.frame.summary.frame === frame &&
-          seriesKey(entry.frame.summary.seriesId) === series,
-      )?.frame ??
-      null
-    )
+    return stream.findHeld(series, frame) ?? this.autoKeep.find(stream, series, frame)
   }
 
   latestHeld(streamId: number): HeldFrame | null {
@@ -424,59 +419,19 @@ export class StreamHub {
     const { series } = frame
     const { record } = stream
     const figures = frameFigures(analysis.objects)
-    const firings = evaluateRules(record.rules, figures)
-    const modelVersion = { id: version.id, name: version.name }
-    const processedMs = performance.now()
-    const summary: FrameSummary = {
+    const outcome: FrameOutcome = {
       streamId: record.id,
-      seriesId: series.id,
-      frame: frame.frame,
-      seq: frame.seq,
-      width: series.width,
-      height: series.height,
-      acquiredAt: frame.acquiredAt,
-      receivedAt: frame.receivedAt,
-      processedAt: new Date().toISOString(),
-      latencyMs: round(processedMs - frame.receivedMs),
-      inferenceMs: round(analysis.inferenceMs),
-      modelVersion,
-      count: figures.count,
-      meanArea: figures.meanArea,
-      meanScore: figures.meanScore,
-      actions: firings.map((firing) => firing.rule.action),
-      keptImageId: null,
+      frame,
+      modelVersion: { id: version.id, name: version.name },
+      figures,
+      firings: evaluateRules(record.rules, figures),
+      inferenceMs: analysis.inferenceMs,
     }
+    const summary = frameSummary(outcome, performance.now())
     stream.counters.processed++
     series.counters.processed++
-    for (const firing of firings) {
-      const at = performance.now()
-      const draft: Omit<FeedbackEvent, 'id'> = {
-        streamId: record.id,
-        seriesId: series.id,
-        frame: frame.frame,
-        action: firing.rule.action,
-        ruleId: firing.rule.id,
-        ruleName: firing.rule.name,
-        modelVersion,
-        at: new Date().toISOString(),
-        latencyMs: round(at - frame.receivedMs),
-        count: figures.count,
-        targets: firing.targets.map((target) => ({
-          objectId: target.id,
-          centroid: { x: target.centroid.x, y: target.centroid.y },
-        })),
-      }
-      if (firing.rule.action === 'acquire')
-        draft.mda = mdaEvents(firing, {
-          streamId: record.id,
-          seriesId: series.id,
-          frame: frame.frame,
-          width: series.width,
-          height: series.height,
-          pixelSize: series.pixelSize,
-          stage: frame.stage,
-        })
-      const event = recordEvent(this.options.db, draft)
+    for (const firing of outcome.firings) {
+      const event = recordEvent(this.options.db, feedbackDraft(outcome, firing, performance.now()))
       stream.counters.events++
       series.counters.events++
       for (const peer of stream.instruments) peer.send({ type: 'event', event })
@@ -500,7 +455,7 @@ export class StreamHub {
       keptBy: series.owner?.tokenCreatedBy ?? null,
     }
     stream.hold(held)
-    if (flagged && record.keepFlagged) this.queueAutoKeep(stream, held)
+    if (flagged && record.keepFlagged) this.autoKeep.add(stream, held)
     this.queueBatch(stream, summary)
   }
 
@@ -515,39 +470,6 @@ export class StreamHub {
       subscriber.send({ type: 'series', state: 'ended', series_id: series.id })
     this.flushBatch(stream)
     this.publishState(stream)
-  }
-
-  private queueAutoKeep(stream: LiveStream, frame: HeldFrame): void {
-    if (this.autoKeep.length >= AUTO_KEEP_QUEUE) {
-      this.options.log.info(
-        `stream ${stream.record.id}: flagged frame ${frame.summary.frame} not kept (${AUTO_KEEP_QUEUE} frames wait to be kept already)`,
-      )
-      return
-    }
-    this.autoKeep.push({ stream, frame })
-    if (!this.keeping) void this.runAutoKeep()
-  }
-
-  /** Keeps flagged frames one at a time, off the frame path. */
-  private async runAutoKeep(): Promise<void> {
-    this.keeping = true
-    try {
-      while (this.autoKeep.length > 0 && !this.closed) {
-        const { stream, frame } = this.autoKeep[0]
-        try {
-          if (this.streams.get(stream.record.id) === stream)
-            await this.options.keep(stream.record, frame, frame.keptBy)
-        } catch (error) {
-          this.options.log.error(
-            `stream ${stream.record.id}: flagged frame ${frame.summary.frame} could not be kept`,
-            error,
-          )
-        }
-        this.autoKeep.shift()
-      }
-    } finally {
-      this.keeping = false
-    }
   }
 
   // ── The live channel ─────────────────────────────────────────────────────────────────────
@@ -582,6 +504,7 @@ export class StreamHub {
 
   async close(): Promise<void> {
     this.closed = true
+    this.autoKeep.close()
     for (const stream of this.streams.values()) {
       if (stream.batchTimer) clearTimeout(stream.batchTimer)
       for (const peer of [...stream.instruments, ...stream.subscribers])
@@ -593,8 +516,6 @@ export class StreamHub {
     await analyzer?.close()
   }
 }
-
-const round = (ms: number) => Math.round(ms * 100) / 100
 
 function acquiredAt(value: number | string | undefined): string | null {
   if (value === undefined) return null
