@@ -23,6 +23,7 @@ export default defineConfig({
     proxy: {
       '/api': { target: serverUrl, changeOrigin: false },
       '/collab': { target: serverUrl, ws: true },
+      '/streams': { target: serverUrl, ws: true },
       '/ort': { target: serverUrl },
     },
   },
