@@ -130,10 +130,25 @@ class DiverseTest(unittest.TestCase):
         full = rank("diverse", candidates, seed=0)
         scores = [score for _, score in full]
         self.assertTrue(all(a >= b - 1e-12 for a, b in zip(scores, scores[1:])), scores)
-        self.assertAlmostEqual(scores[0], max(image_score("entropy", c) for c in candidates))
+        self.assertAlmostEqual(scores[0], max(image_score("diverse", c) for c in candidates))
         batch = rank("diverse", candidates, seed=0, batch_size=5)
         self.assertEqual(batch[:5], full[:5])
         self.assertEqual(sorted(i for i, _ in batch), list(range(20)))
+
+    def test_an_empty_field_is_not_picked_however_unsure_its_background(self):
+        rng = np.random.default_rng(4)
+        # Nothing predicted (p < 0.5 everywhere) but very unsure: entropy's top, not diverse's.
+        empty = Candidate(image_id=1, foreground=np.full((SIZE, SIZE), 0.45, np.float32),
+                          features=rng.normal(size=16).astype(np.float32))
+        objects = crafted(2, 0.7, 0.2, 0.0, rng)
+        self.assertEqual(rank("entropy", [empty, objects], seed=0)[0][0], 1)
+        self.assertEqual([i for i, _ in rank("diverse", [empty, objects], seed=0)], [2, 1])
+        self.assertEqual(image_score("diverse", empty), 0.0)
+        # Where no image has predicted objects, diverse still spreads by features alone.
+        far = rng.normal(size=16) * 5
+        blank = [Candidate(image_id=10 + i, foreground=np.full((8, 8), 0.3, np.float32),
+                           features=(far if i == 2 else np.ones(16) + 0.01 * i).astype(np.float32)) for i in range(3)]
+        self.assertEqual([i for i, _ in rank("diverse", blank, seed=0, batch_size=2)][:2], [10, 12])
 
     def test_exact_duplicates_and_zero_features(self):
         same = [Candidate(image_id=i, foreground=np.full((4, 4), 0.5, np.float32), features=np.zeros(4, np.float32))
