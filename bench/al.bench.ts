@@ -30,8 +30,9 @@ import { z } from 'zod'
 import { TRAINER_DIR } from '../server/src/workers/localWorker.ts'
 import { type CurveBand, learningCurvesSvg } from './alPlot.ts'
 import { round } from './stats.ts'
+import { type ManifestRow, readTissueManifest, TISSUE_DATA } from './tissueData.ts'
 
-const DATA = path.resolve(import.meta.dirname, '../../shared/data/dsb2018_tissue_public')
+const DATA = TISSUE_DATA
 const RESULTS = path.resolve(import.meta.dirname, '../bench-results')
 const PYTHON = '/usr/bin/python3'
 const STRATEGIES = ['random', 'entropy', 'boundary', 'tta', 'diverse']
@@ -140,26 +141,6 @@ export function parseOptions(args: string[]): Options {
     warmStart: values['warm-start'] ?? false,
     fields: positive('fields', values.fields, DEFAULTS.fields),
   }
-}
-
-interface ManifestRow {
-  id: string
-  kind: string
-}
-
-function readManifest(): ManifestRow[] {
-  const [header, ...lines] = fs
-    .readFileSync(path.join(DATA, 'manifest.csv'), 'utf8')
-    .split(/\r?\n/)
-    .filter((line) => line.trim() !== '')
-  const columns = header.split(',')
-  const id = columns.indexOf('id')
-  const kind = columns.indexOf('kind')
-  if (id < 0 || kind < 0) throw new Error(`${DATA}/manifest.csv has no id or kind column`)
-  return lines.map((line) => {
-    const cells = line.split(',')
-    return { id: cells[id], kind: cells[kind] }
-  })
 }
 
 /** The default split of the real folder (see SPLIT_SALT). */
@@ -442,7 +423,7 @@ export async function run(args: string[] = []): Promise<Record<string, number>> 
       folders = ['--pool', path.resolve(options.pool), '--test', path.resolve(options.test)]
       source = `${options.pool} / ${options.test}`
     } else if (fs.existsSync(path.join(DATA, 'manifest.csv'))) {
-      const { pool, test } = splitForActiveLearning(readManifest(), options.kinds)
+      const { pool, test } = splitForActiveLearning(readTissueManifest(), options.kinds)
       folders = [
         '--pool',
         options.fields > 1

@@ -18,32 +18,13 @@ import { ModelCard } from '../shared/schemas/modelCard.ts'
 import { ModelVersionList, TrainingJob } from '../shared/schemas/training.ts'
 import { type CpuWorker, startCpuWorker, stepsOf, waitForJob } from './cpuWorker.ts'
 import { round } from './stats.ts'
+import { type ManifestRow, readTissueManifest, TISSUE_DATA } from './tissueData.ts'
 
-const DATA = path.resolve(import.meta.dirname, '../../shared/data/dsb2018_tissue_public')
+const DATA = TISSUE_DATA
 const MODEL_OUT = path.resolve(import.meta.dirname, '../bench-results/finetune-model')
 const SPLIT_SALT = 'tessera-finetune-v1:'
 const K = Number(process.env.BENCH_FINETUNE_K ?? 20)
 const MINUTES = Number(process.env.BENCH_FINETUNE_MINUTES ?? 15)
-
-interface ManifestRow {
-  id: string
-  kind: string
-}
-
-function readManifest(): ManifestRow[] {
-  const [header, ...lines] = fs
-    .readFileSync(path.join(DATA, 'manifest.csv'), 'utf8')
-    .split(/\r?\n/)
-    .filter((line) => line.trim() !== '')
-  const columns = header.split(',')
-  const id = columns.indexOf('id')
-  const kind = columns.indexOf('kind')
-  if (id < 0 || kind < 0) throw new Error(`${DATA}/manifest.csv has no id or kind column`)
-  return lines.map((line) => {
-    const cells = line.split(',')
-    return { id: cells[id], kind: cells[kind] }
-  })
-}
 
 /**
  * The fixed split: per kind, ids ordered by sha256(salt + id), the first round(K × n_kind / n)
@@ -187,7 +168,7 @@ export async function run(): Promise<Record<string, number>> {
   if (!(Number.isInteger(K) && K > 0))
     throw new Error(`BENCH_FINETUNE_K must be a positive integer, not ${K}`)
   if (!(MINUTES > 0)) throw new Error(`BENCH_FINETUNE_MINUTES must be positive, not ${MINUTES}`)
-  const { train, test } = splitForFinetune(readManifest(), K)
+  const { train, test } = splitForFinetune(readTissueManifest(), K)
   console.log(
     `finetune: ${train.length} training images, ${test.length} test images, ${MINUTES} min`,
   )

@@ -252,6 +252,16 @@ export const StreamCounters = z.object({
   events: z.number().int().nonnegative(),
 })
 export type StreamCounters = z.infer<typeof StreamCounters>
+/** Counters of a stream or series before its first message. */
+export const emptyCounters = (): StreamCounters => ({
+  received: 0,
+  processed: 0,
+  dropped: 0,
+  refused: 0,
+  flagged: 0,
+  kept: 0,
+  events: 0,
+})
 
 export const ServerMessage = z.discriminatedUnion('type', [
   /** On connect: which stream and which model will run. */

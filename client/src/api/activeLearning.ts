@@ -1,22 +1,9 @@
-// Active learning's calls: the project's ranking and claims, Next (claims the best-ranked free
-// image for the caller), releasing a claim, and the project's settings. Answers are parsed with
-// the shared schemas here, at the edge.
-import type { z } from 'zod'
 import {
   ActiveLearningSettings,
   NextImage,
   ProjectRanking,
 } from '../../../shared/schemas/activeLearning.ts'
-import { api } from './apiClient.ts'
-
-function parsed<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const result = schema.safeParse(body)
-  if (result.success) return result.data
-  const issue = result.error.issues[0]
-  throw new Error(
-    `The server's ${what} does not fit this app (${issue?.path.join('.')}: ${issue?.message})`,
-  )
-}
+import { api, parsed } from './apiClient.ts'
 
 export const fetchRanking = async (projectId: number) =>
   parsed(ProjectRanking, await api('GET', `/api/projects/${projectId}/ranking`), 'ranking')

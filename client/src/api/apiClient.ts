@@ -1,5 +1,6 @@
 // The one HTTP client of the web app: JSON in and out, the session cookie, the CSRF header on
 // writes, and server errors turned into ApiError with the server's message for the UI.
+import type { z } from 'zod'
 import type { SessionInfo } from '../../../shared/schemas/auth.ts'
 
 export class ApiError extends Error {
@@ -41,6 +42,17 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   if (!response.ok) throw await errorOf(response)
   if (response.status === 204) return undefined as T
   return (await response.json()) as T
+}
+
+/** A response body checked against its schema; a mismatch names the field (an app older or newer
+ * than the server). */
+export function parsed<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const result = schema.safeParse(body)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]
+  throw new Error(
+    `The server's ${what} does not fit this app (${issue?.path.join('.')}: ${issue?.message})`,
+  )
 }
 
 export async function login(username: string, password: string): Promise<SessionInfo> {

@@ -13,7 +13,7 @@ import {
   StreamInfo,
   StreamList,
 } from '../../../shared/schemas/streams.ts'
-import { ApiError, api } from './apiClient.ts'
+import { ApiError, api, parsed } from './apiClient.ts'
 
 export type StreamInfoValue = z.infer<typeof StreamInfo>
 export type KeptFrameValue = z.infer<typeof KeptFrame>
@@ -23,15 +23,6 @@ export interface StreamChanges {
   name?: string
   backpressure?: string
   keepFlagged?: boolean
-}
-
-function parsed<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const result = schema.safeParse(body)
-  if (result.success) return result.data
-  const issue = result.error.issues[0]
-  throw new Error(
-    `The server's ${what} does not fit this app (${issue?.path.join('.')}: ${issue?.message})`,
-  )
 }
 
 const streamsPath = (projectId: number) => `/api/projects/${projectId}/streams`

@@ -5,12 +5,13 @@
 // It never blocks on inference or storage; a multi-process version replaces this class behind
 // the same methods.
 import { performance } from 'node:perf_hooks'
-import type {
-  FrameSummary,
-  ImageMessage,
-  SeriesId,
-  StartMessage,
-  StreamInfo,
+import {
+  emptyCounters,
+  type FrameSummary,
+  type ImageMessage,
+  type SeriesId,
+  type StartMessage,
+  type StreamInfo,
 } from '../../../shared/schemas/streams.ts'
 import type { ProjectEvent } from '../../../shared/schemas/training.ts'
 import { evaluateRules, frameFigures } from '../../../shared/streams/rules.ts'
@@ -22,7 +23,6 @@ import { type FrameOutcome, feedbackDraft, frameSummary } from './frameResults.t
 import type { FrameAnalysis, FrameAnalyzer, ModelFiles } from './inference/FrameAnalyzer.ts'
 import { frameSamples, IngestRefusal } from './ingestMessages.ts'
 import {
-  emptyCounters,
   type HeldFrame,
   type InstrumentPeer,
   LiveStream,

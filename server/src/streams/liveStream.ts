@@ -1,16 +1,17 @@
 // What the server holds in memory for one stream: its counters, series, waiting frames, recent
 // frame summaries and the few newest full frames (for Keep and the live picture). Every
 // collection here is bounded, so memory stays flat however fast frames arrive.
-import type {
-  Backpressure,
-  FrameObject,
-  FrameSummary,
-  SeriesId,
-  SeriesInfo,
-  StagePosition,
-  StreamCounters,
-  StreamDtype,
-  StreamInfo,
+import {
+  type Backpressure,
+  emptyCounters,
+  type FrameObject,
+  type FrameSummary,
+  type SeriesId,
+  type SeriesInfo,
+  type StagePosition,
+  type StreamCounters,
+  type StreamDtype,
+  type StreamInfo,
 } from '../../../shared/schemas/streams.ts'
 import type { FrameSamples } from './inference/FrameAnalyzer.ts'
 import type { StreamRecord } from './streamRecords.ts'
@@ -21,16 +22,6 @@ export const RECENT_FRAMES = 600
 export const HELD_FRAMES = 16
 /** …and at most this many bytes of them (a few 4096² frames, not 16). */
 export const HELD_FRAME_BYTES = 256 * 1024 * 1024
-
-export const emptyCounters = (): StreamCounters => ({
-  received: 0,
-  processed: 0,
-  dropped: 0,
-  refused: 0,
-  flagged: 0,
-  kept: 0,
-  events: 0,
-})
 
 /** A series' key in maps and URLs: its id as text (Stream V2's number 7 and "7" are one). */
 export const seriesKey = (id: SeriesId) => String(id)

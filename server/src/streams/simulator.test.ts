@@ -7,7 +7,7 @@ import sharp from 'sharp'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { computeChannelStats, normalizeImage } from '../../../shared/ml/normalization.ts'
-import type { ServerMessage } from '../../../shared/schemas/streams.ts'
+import { emptyCounters, type ServerMessage } from '../../../shared/schemas/streams.ts'
 import { loadSegmenter, SHIPPED_MODEL_DIR } from '../models/loadModel.ts'
 import { folderFrames, simulateDetector, syntheticFrames } from './simulator.ts'
 
@@ -203,16 +203,11 @@ describe('simulateDetector', () => {
             image_id: message.image_id as number,
           })
         if (message.type === 'end') {
-          const zero = {
-            received: 0,
-            processed: 0,
-            dropped: 0,
-            refused: 0,
-            flagged: 0,
-            kept: 0,
-            events: 0,
-          }
-          send({ type: 'ended', series_id: message.series_id as string, counters: zero })
+          send({
+            type: 'ended',
+            series_id: message.series_id as string,
+            counters: emptyCounters(),
+          })
         }
       })
     })

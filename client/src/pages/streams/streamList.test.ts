@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import type { FrameSummary, StreamInfo } from '../../../../shared/schemas/streams.ts'
+import {
+  emptyCounters,
+  type FrameSummary,
+  type StreamInfo,
+} from '../../../../shared/schemas/streams.ts'
 import { applyStreamEvent } from './streamList.ts'
 
-const counters = {
-  received: 0,
-  processed: 0,
-  dropped: 0,
-  refused: 0,
-  flagged: 0,
-  kept: 0,
-  events: 0,
-}
+const counters = emptyCounters()
 const stream = (id: number, name = `s${id}`): StreamInfo => ({
   id,
   projectId: 1,
