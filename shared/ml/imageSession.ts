@@ -342,7 +342,7 @@ export class ImageSession {
       for (let i = 0; i < rect.width * channels; i++) samples[to + i] = image.samples[from + i]
     }
     const started = performance.now()
-    const modelChannels = this.segmenter.card.input.channels
+    const { channels: modelChannels, polarity } = this.segmenter.card.input
     const data = normalizeImage(
       samples,
       rect.width,
@@ -350,6 +350,7 @@ export class ImageSession {
       channels,
       image.stats,
       modelChannels,
+      polarity,
     )
     const encoded = await this.segmenter.encode({
       data,

@@ -18,6 +18,7 @@ interface FixtureCase {
   height: number
   channels: number
   modelChannels: number
+  polarity: 'bright' | 'dark'
   /** Numbers, or "NaN" / "Infinity" / "-Infinity" (JSON has no such numbers). */
   pixels: (number | string)[]
   stats: ChannelStats[]
@@ -65,6 +66,7 @@ describe('normalizeImage', () => {
       testCase.channels,
       testCase.stats,
       testCase.modelChannels,
+      testCase.polarity,
     )
     expect(out.length).toBe(testCase.expected.length)
     const mismatches = testCase.expected.flatMap((value, i) => (out[i] === value ? [] : [i]))
@@ -84,6 +86,19 @@ describe('normalizeImage', () => {
     const area = testCase.width * testCase.height
     expect(out.every((v) => v >= 0 && v <= 1)).toBe(true)
     expect(out.subarray(area).every((v) => v === 0)).toBe(true)
+  })
+
+  it('inverts the channels an image has for dark objects, and leaves a missing channel 0', () => {
+    const pixels = Uint8Array.of(10, 200, 90, 30, 250, 60)
+    const stats = channelStats(pixels, 1)
+    const bright = normalizeImage(pixels, 3, 2, 1, stats, 2)
+    const dark = normalizeImage(pixels, 3, 2, 1, stats, 2, 'dark')
+    // The darkest pixel (10) becomes the brightest input.
+    expect(dark[0]).toBe(1)
+    dark.subarray(0, 6).forEach((v, i) => {
+      expect(v).toBeCloseTo(1 - bright[i], 6)
+    })
+    expect(dark.subarray(6).every((v) => v === 0)).toBe(true)
   })
 
   it('gives 0 for NaN samples, 1 for +Infinity and 0 for −Infinity', () => {

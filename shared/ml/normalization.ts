@@ -2,6 +2,7 @@
 // the model, defined once: the trainer's tessera_trainer/normalization.py gives the same numbers
 // (shared fixture). Pure; never changes stored pixels or display contrast.
 import type { ChannelStats } from '../schemas/images.ts'
+import type { Polarity } from '../schemas/modelCard.ts'
 
 export const PERCENTILE_KEYS = ['0.1', '1', '50', '99', '99.9'] as const
 export const LOW_PERCENTILE = '1'
@@ -186,7 +187,8 @@ export function normalizationRange(stats: ChannelStats): { low: number; high: nu
  * Interleaved raw pixels (height × width × channels) → planar float32 (modelChannels × height ×
  * width): x' = min(max((x − low) / (high − low), 0), 1) in float64, rounded once to float32;
  * NaN gives 0. Model channel k takes image channel k; a channel the image lacks, or one whose
- * high ≤ low, is 0.
+ * high ≤ low, is 0. With polarity 'dark' (the card's input.polarity) every channel the image has
+ * becomes 1 − x' (a NaN sample 1, the background's value), so dark objects come in bright.
  */
 export function normalizeImage(
   pixels: ArrayLike<number>,
@@ -195,6 +197,7 @@ export function normalizeImage(
   channels: number,
   stats: readonly ChannelStats[],
   modelChannels: number,
+  polarity: Polarity = 'bright',
 ): Float32Array {
   const area = width * height
   if (pixels.length !== area * channels) {
@@ -208,10 +211,12 @@ export function normalizeImage(
     if (!(high > low)) continue
     const span = high - low
     const plane = c * area
+    const dark = polarity === 'dark'
     for (let i = 0; i < area; i++) {
-      const value = Math.min(Math.max((pixels[i * channels + c] - low) / span, 0), 1)
+      let value = Math.min(Math.max((pixels[i * channels + c] - low) / span, 0), 1)
       // A NaN sample (a masked float pixel) would spread through every convolution it reaches.
-      out[plane + i] = Number.isNaN(value) ? 0 : value
+      if (Number.isNaN(value)) value = 0
+      out[plane + i] = dark ? 1 - value : value
     }
   }
   return out

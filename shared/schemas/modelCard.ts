@@ -17,6 +17,10 @@ const FileInfo = z
   })
   .passthrough()
 
+/** Bright objects on a dark background (fluorescence), or dark ones on a bright background. */
+export const Polarity = z.enum(['bright', 'dark'])
+export type Polarity = z.infer<typeof Polarity>
+
 export const ModelCard = z
   .object({
     format: z.literal('tessera-model-card'),
@@ -41,6 +45,13 @@ export const ModelCard = z
         featureStride: z.number().int().positive(),
         tileSize: z.number().int().positive(),
         clickCropSize: z.number().int().positive(),
+        /**
+         * Which way the objects differ from their background. 'dark' (stained tissue, brightfield):
+         * after the normalisation every image channel the model reads is inverted (x' = 1 − x),
+         * so objects come in bright, as the network was pretrained to see them; a channel the
+         * image lacks stays 0. Chosen by the fine-tune from its training images' labels.
+         */
+        polarity: Polarity.default('bright'),
       })
       .passthrough(),
     encoder: z

@@ -14,7 +14,7 @@ from typing import List, Optional
 import torch
 
 from .al_sim import add_al_sim_command, run_al_sim_command
-from .card import build_card
+from .card import build_card, card_polarity
 from .data import load_labelled_folder
 from .evaluate import evaluate
 from .export import export_onnx, file_info, write_parity_fixture
@@ -165,11 +165,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             previous.get("training", {}),
             previous.get("metrics", {}),
             proposals=_chosen_proposals(previous.get("proposals")),
+            polarity=card_polarity(previous),
         )
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         print(json.dumps({"event": "exported", "out": str(args.out)}))
         return 0
-    items = load_labelled_folder(args.data, config.in_channels, held_out=None if args.all else True)
+    # A version's card beside its checkpoint says which way it reads images (input.polarity).
+    card_path = args.checkpoint.parent / CARD_FILE
+    polarity = card_polarity(json.loads(card_path.read_text())) if card_path.exists() else "bright"
+    items = load_labelled_folder(args.data, config.in_channels, held_out=None if args.all else True,
+                                 polarity=polarity)
     print(json.dumps(evaluate(encoder, decoder, items, device, args.max_clicks), indent=2))
     return 0
 

@@ -18,7 +18,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .data import LabelledImage, load_labelled_folder
+from .card import card_polarity
+from .data import LabelledImage, load_labelled_folder, median_object_contrast, polarity_for
 from .evaluate import encode_image, evaluate, match_instances
 from .finetune import FinetuneOptions, has_training_objects, recipe, split_validation
 from .finetune import finetune as run_finetune
@@ -220,8 +221,19 @@ def simulate(config: SimulationConfig, device: torch.device, log: Log = lambda e
     base_encoder, base_decoder, model_config, version = load_checkpoint(config.checkpoint, device)
     base_proposals = proposals_of_checkpoint(config.checkpoint, log)
     base = Model(base_encoder, base_decoder, model_config, base_proposals)
-    pool = load_labelled_folder(config.pool, model_config.in_channels, held_out=None)
-    test = load_labelled_folder(config.test, model_config.in_channels, held_out=None)
+    base_polarity = polarity_of_checkpoint(config.checkpoint)
+    # The folders as a model of each polarity reads them (normalised, inverted for 'dark').
+    views: Dict[str, Tuple[List[LabelledImage], List[LabelledImage]]] = {}
+
+    def view(polarity: str) -> Tuple[List[LabelledImage], List[LabelledImage]]:
+        if polarity not in views:
+            views[polarity] = (
+                load_labelled_folder(config.pool, model_config.in_channels, held_out=None, polarity=polarity),
+                load_labelled_folder(config.test, model_config.in_channels, held_out=None, polarity=polarity),
+            )
+        return views[polarity]
+
+    pool, test = view(base_polarity)
     if len(pool) < config.rounds * config.per_round:
         raise ValueError(f"the pool has {len(pool)} images; {config.rounds} rounds of {config.per_round} need "
                          f"{config.rounds * config.per_round}")
@@ -238,9 +250,14 @@ def simulate(config: SimulationConfig, device: torch.device, log: Log = lambda e
 
     runs: List[Dict[str, object]] = []
     for seed in range(config.seeds):
+        pool, test = view(base_polarity)
         everyone = list(range(len(pool)))
         first = [index for index, _ in score_pool(base, FIRST_ROUND_STRATEGY, pool, everyone, seed, config.per_round,
                                                    device)[: config.per_round]]
+        # As a job chooses it (training_job): from the labelled images, then fixed for the seed.
+        polarity = polarity_for(median_object_contrast([pool[i] for i in first]), base_polarity)
+        pool, test = view(polarity)
+        noc_items = test[: config.noc_images]
         shared_model, shared_record = run_round(base, pool, test, noc_items, first, [], 1, seed, config, device,
                                                 None)
         shared_record.shared = True
@@ -262,7 +279,8 @@ def simulate(config: SimulationConfig, device: torch.device, log: Log = lambda e
                 labelled = labelled + picks
                 records.append(record)
                 log({"event": "round", "seed": seed, "strategy": strategy, **record.to_json()})
-            runs.append({"strategy": strategy, "seed": seed, "rounds": [r.to_json() for r in records]})
+            runs.append({"strategy": strategy, "seed": seed, "polarity": polarity,
+                         "rounds": [r.to_json() for r in records]})
     return {
         "format": REPORT_FORMAT,
         "formatVersion": 1,
@@ -280,6 +298,8 @@ def simulate(config: SimulationConfig, device: torch.device, log: Log = lambda e
             + ("the previous round's weights" if config.warm_start else "the base weights")
             + " on every image labelled so far, split into training and validation as the worker splits a job, "
             f"{config.steps} steps of {config.batch_size} crops; proposal thresholds tuned on the training part",
+            "polarity": "per seed, as a job chooses it from its training images (data.polarity_for) on the "
+            "first round's labelled images; every later model of the seed reads pool and test that way",
             "ranking": "the previous round's model scores the unlabelled pool (scoring.candidate_from_image with its "
             "tuned thresholds) and strategies.rank orders it (diverse: a greedy of K); the top K are labelled",
             "metrics": "auto_ap50 and auto_mean_matched_iou of the automatic proposals on every test image (as "
@@ -308,6 +328,12 @@ def run_round(start: Model, pool: Sequence[LabelledImage], test: Sequence[Labell
     return new, RoundRecord(round=round_number, labelled=len(everything), picked=[pool[i].image_id for i in picks],
                             metrics=metrics, training=training,  # type: ignore[arg-type]
                             cpu_seconds=times["cpuSeconds"], wall_seconds=times["wallSeconds"])
+
+
+def polarity_of_checkpoint(checkpoint: Path) -> str:
+    """The base version's input.polarity, from the card.json beside its checkpoint."""
+    card = checkpoint.parent / "card.json"
+    return card_polarity(json.loads(card.read_text())) if card.exists() else "bright"
 
 
 def proposals_of_checkpoint(checkpoint: Path, log: Log) -> ProposalOptions:

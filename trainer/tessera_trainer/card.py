@@ -13,7 +13,7 @@ from . import TRAINER_VERSION
 from .clicks import CLICK_SIGMA_PIXELS, NO_PREVIOUS_MASK_LOGIT
 from .export import DECODER_INPUTS, DECODER_OUTPUTS, ENCODER_INPUTS, ENCODER_OUTPUTS
 from .model import FEATURE_STRIDE, SIZE_MULTIPLE, ModelConfig
-from .normalization import HIGH_PERCENTILE, LOW_PERCENTILE
+from .normalization import HIGH_PERCENTILE, LOW_PERCENTILE, POLARITIES
 from .proposals import FOREGROUND_THRESHOLD, MIN_AREA, MIN_SEED_AREA, SEED_THRESHOLD
 
 CARD_FORMAT = "tessera-model-card"
@@ -22,6 +22,15 @@ CARD_FORMAT_VERSION = 1
 
 def _io(name: str, shape: List[object], meaning: str) -> Dict[str, object]:
     return {"name": name, "dtype": "float32", "shape": shape, "meaning": meaning}
+
+
+def card_polarity(card: Dict[str, object]) -> str:
+    """A card's input.polarity: 'bright' (also for cards written before it existed) or 'dark'."""
+    section = card.get("input")
+    polarity = section.get("polarity", "bright") if isinstance(section, dict) else "bright"
+    if polarity not in POLARITIES:
+        raise ValueError(f"card input.polarity must be one of {POLARITIES}, not {polarity!r}")
+    return str(polarity)
 
 
 def build_card(
@@ -34,8 +43,12 @@ def build_card(
     metrics: Dict[str, object],
     created_at: Optional[str] = None,
     proposals: Optional[Dict[str, object]] = None,
+    polarity: str = "bright",
 ) -> Dict[str, object]:
-    """proposals: thresholds chosen for this version (and how), replacing the trainer's defaults."""
+    """proposals: thresholds chosen for this version (and how), replacing the trainer's defaults;
+    polarity: 'dark' when the version reads its images inverted (objects darker than background)."""
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
     c, f, d = config.in_channels, config.feature_channels, config.detail_channels
     fh, fw = f"height/{FEATURE_STRIDE}", f"width/{FEATURE_STRIDE}"
     assert ENCODER_INPUTS == ["image"] and len(ENCODER_OUTPUTS) == 4 and DECODER_INPUTS == ["features", "clicks", "previousMask"] and DECODER_OUTPUTS == ["coarse"]
@@ -46,7 +59,9 @@ def build_card(
         "parentVersion": parent_version,
         "createdAt": created_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "task": "interactive (clicks) and automatic instance segmentation of bright objects on a dark "
-        "background, e.g. fluorescent nuclei",
+        "background, e.g. fluorescent nuclei" if polarity == "bright" else
+        "interactive (clicks) and automatic instance segmentation of dark objects on a bright background, "
+        "e.g. nuclei in stained tissue or brightfield",
         "trainer": {"name": "tessera_trainer", "version": TRAINER_VERSION, "torch": torch.__version__},
         "files": files,
         "input": {
@@ -61,8 +76,12 @@ def build_card(
                 "statistics": "per channel over the whole image (not the tile), percentiles by linear "
                 "interpolation between closest ranks, as in shared/schemas/images.ts ChannelStats",
                 "fallback": "if high <= low then high = max; if still high <= low the channel is all zeros",
-                "formula": "x' = min(max((x - low) / (high - low), 0), 1), in float64, rounded once to float32",
+                "formula": "x' = min(max((x - low) / (high - low), 0), 1), in float64, rounded once to float32"
+                if polarity == "bright" else
+                "x' = 1 - min(max((x - low) / (high - low), 0), 1) for every channel the image has, in float64, "
+                "rounded once to float32",
             },
+            "polarity": polarity,
             "sizeMultiple": SIZE_MULTIPLE,
             "padding": f"pad the normalised image with zeros on the bottom and right to a multiple of {SIZE_MULTIPLE}",
             "featureStride": FEATURE_STRIDE,

@@ -97,16 +97,18 @@ def normalized_distance(labels: np.ndarray) -> np.ndarray:
 
 
 def prepare_image(
-    image_id: str, source: str, raw: np.ndarray, labels: np.ndarray, model_channels: int
+    image_id: str, source: str, raw: np.ndarray, labels: np.ndarray, model_channels: int,
+    polarity: str = "bright",
 ) -> LabelledImage:
-    """Raw (C, H, W) pixels and labels → normalised training item (stats of the whole image)."""
+    """Raw (C, H, W) pixels and labels → normalised training item (stats of the whole image;
+    inverted for a model of dark objects, normalization.normalize_image)."""
     if raw.shape[1:] != labels.shape:
         raise ValueError(f"{image_id}: label size {labels.shape} differs from image size {raw.shape[1:]}")
     labels = labels.astype(np.int32)
     return LabelledImage(
         image_id=image_id,
         source=source,
-        image=normalize_with_own_stats(raw, model_channels),
+        image=normalize_with_own_stats(raw, model_channels, polarity),
         labels=labels,
         distance=normalized_distance(labels),
         objects=object_table(labels),
@@ -131,7 +133,7 @@ def list_labelled_folder(folder: Path) -> List[Tuple[str, Path, Path]]:
 
 
 def load_labelled_image(
-    image_id: str, image_path: Path, label_path: Path, source: str, model_channels: int
+    image_id: str, image_path: Path, label_path: Path, source: str, model_channels: int, polarity: str = "bright"
 ) -> LabelledImage:
     # 8- or 16-bit, grey or colour, exactly as stored; alpha and grey-as-RGB as the server treats them.
     raw = simplify_channels(read_png(image_path), has_alpha=True)
@@ -140,18 +142,43 @@ def load_labelled_image(
         raise ValueError(f"{label_path}: label images must have one channel")
     if label_pixels.shape[:2] != raw.shape[:2]:
         raise ValueError(f"{label_path}: size {label_pixels.shape[:2]} differs from its image {raw.shape[:2]}")
-    return prepare_image(image_id, source, np.moveaxis(raw, 2, 0), label_pixels[..., 0], model_channels)
+    return prepare_image(image_id, source, np.moveaxis(raw, 2, 0), label_pixels[..., 0], model_channels, polarity)
 
 
 def load_labelled_folder(
-    folder: Path, model_channels: int, held_out: Optional[bool]
+    folder: Path, model_channels: int, held_out: Optional[bool], polarity: str = "bright"
 ) -> List[LabelledImage]:
     """The training part (held_out False), the held-out part (True) or all (None) of a folder."""
     return [
-        load_labelled_image(image_id, image_path, label_path, folder.name, model_channels)
+        load_labelled_image(image_id, image_path, label_path, folder.name, model_channels, polarity)
         for image_id, image_path, label_path in list_labelled_folder(folder)
         if held_out is None or is_held_out(image_id) == held_out
     ]
+
+
+def object_contrast(item: LabelledImage) -> Optional[float]:
+    """Mean model input inside the labelled objects minus the mean outside them, on the first
+    model channel (always an image channel); None without objects or without background."""
+    inside = item.labels > 0
+    if not inside.any() or inside.all():
+        return None
+    plane = item.image[0]
+    return float(plane[inside].mean() - plane[~inside].mean())
+
+
+def median_object_contrast(items: Sequence[LabelledImage]) -> Optional[float]:
+    """The median of object_contrast over the images that have one; None if none has."""
+    contrasts = [c for c in (object_contrast(item) for item in items) if c is not None]
+    return float(np.median(contrasts)) if contrasts else None
+
+
+def polarity_for(median_contrast: Optional[float], prepared_with: str) -> str:
+    """The polarity under which labelled images show their objects brighter than their background
+    (what the network was pretrained on), given their median_object_contrast as prepared with
+    prepared_with: that one when the contrast is positive (or unknown), else the other."""
+    if median_contrast is None or median_contrast >= 0:
+        return prepared_with
+    return "dark" if prepared_with == "bright" else "bright"
 
 
 def synthetic_item(rng: np.random.Generator, size: int, model_channels: int, index: int) -> LabelledImage:

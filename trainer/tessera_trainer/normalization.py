@@ -57,18 +57,25 @@ def normalization_range(stats: Dict[str, object]) -> tuple[float, float]:
     return low, high
 
 
-def normalize_channel(plane: np.ndarray, stats: Dict[str, object]) -> np.ndarray:
+POLARITIES = ("bright", "dark")
+
+
+def normalize_channel(plane: np.ndarray, stats: Dict[str, object], polarity: str = "bright") -> np.ndarray:
     """clip((x - low) / (high - low), 0, 1) in float64, rounded once to float32; zeros if high <= low.
 
     NaN gives 0: a masked float pixel would otherwise spread through every convolution it reaches.
+    Polarity 'dark' (the card's input.polarity) gives 1 - that, still in float64 before the one
+    rounding, so dark objects come in bright; a flat channel stays zeros.
     """
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, not {polarity!r}")
     low, high = normalization_range(stats)
     values = np.asarray(plane, dtype=np.float64)
     if not high > low:
         return np.zeros(values.shape, dtype=np.float32)
     with np.errstate(invalid="ignore"):
-        scaled = np.clip((values - low) / (high - low), 0.0, 1.0)
-    return np.nan_to_num(scaled, nan=0.0).astype(np.float32)
+        scaled = np.nan_to_num(np.clip((values - low) / (high - low), 0.0, 1.0), nan=0.0)
+    return (1.0 - scaled if polarity == "dark" else scaled).astype(np.float32)
 
 
 def select_channels(count: int, model_channels: int) -> List[int]:
@@ -77,19 +84,20 @@ def select_channels(count: int, model_channels: int) -> List[int]:
 
 
 def normalize_image(
-    image: np.ndarray, stats: Sequence[Dict[str, object]], model_channels: int
+    image: np.ndarray, stats: Sequence[Dict[str, object]], model_channels: int, polarity: str = "bright"
 ) -> np.ndarray:
-    """Image (C, H, W) raw → (model_channels, H, W) float32: first channels kept, missing ones zero."""
+    """Image (C, H, W) raw → (model_channels, H, W) float32: first channels kept (inverted with
+    polarity 'dark'), missing ones zero."""
     if image.ndim != 3:
         raise ValueError(f"expected (channels, height, width), got shape {image.shape}")
     out = np.zeros((model_channels,) + image.shape[1:], dtype=np.float32)
     for target, source in enumerate(select_channels(image.shape[0], model_channels)):
         if source >= 0:
-            out[target] = normalize_channel(image[source], stats[source])
+            out[target] = normalize_channel(image[source], stats[source], polarity)
     return out
 
 
-def normalize_with_own_stats(image: np.ndarray, model_channels: int) -> np.ndarray:
+def normalize_with_own_stats(image: np.ndarray, model_channels: int, polarity: str = "bright") -> np.ndarray:
     """Normalises an image with statistics of its own channels, as the server would record them."""
     stats = [channel_stats(image[c]) for c in range(image.shape[0])]
-    return normalize_image(image, stats, model_channels)
+    return normalize_image(image, stats, model_channels, polarity)

@@ -261,18 +261,21 @@ class DownloadedDataset:
     cached_files: int
 
 
-def labelled_image(item: DatasetItem, samples: bytes, labels: bytes, source: str, model_channels: int) -> LabelledImage:
+def labelled_image(item: DatasetItem, samples: bytes, labels: bytes, source: str, model_channels: int,
+                   polarity: str = "bright") -> LabelledImage:
     """One dataset item's bytes → a LabelledImage normalised with the image's own statistics
-    (model channel k = image channel k; further channels dropped, missing ones zero)."""
+    (model channel k = image channel k; further channels dropped, missing ones zero; inverted
+    with polarity 'dark')."""
     try:
         raw = decode_samples(samples, item.width, item.height, item.channels, item.dtype)
         label_image = decode_labels(labels, item.width, item.height)
     except SampleFormatError as error:
         raise DatasetError(f"image {item.image_id} ({item.name}): {error}") from None
-    return prepare_image(str(item.image_id), source, raw, label_image, model_channels)
+    return prepare_image(str(item.image_id), source, raw, label_image, model_channels, polarity)
 
 
-def pool_image(client: WorkerClient, cache: BlobCache, item: PoolItem, model_channels: int) -> Tuple[np.ndarray, bool]:
+def pool_image(client: WorkerClient, cache: BlobCache, item: PoolItem, model_channels: int,
+               polarity: str = "bright") -> Tuple[np.ndarray, bool]:
     """A pool image's samples (cached by sha256) → (model channels, H, W) float32 normalised with
     its own statistics, as labelled_image does, and whether it had to be downloaded. Bytes that
     do not match the item's description are a DatasetError."""
@@ -281,7 +284,7 @@ def pool_image(client: WorkerClient, cache: BlobCache, item: PoolItem, model_cha
         raw = decode_samples(path.read_bytes(), item.width, item.height, item.channels, item.dtype)
     except SampleFormatError as error:
         raise DatasetError(f"pool image {item.image_id} ({item.name}): {error}") from None
-    return normalize_with_own_stats(raw, model_channels), fresh
+    return normalize_with_own_stats(raw, model_channels, polarity), fresh
 
 
 def download_dataset(
@@ -292,6 +295,7 @@ def download_dataset(
     source: str,
     log: Callable[[Dict[str, object]], None] = lambda event: None,
     before_item: Callable[[], None] = lambda: None,
+    polarity: str = "bright",
 ) -> DownloadedDataset:
     """Every page of the set, every image's samples and labels (cached by sha256). before_item
     runs before each image (a worker stops a cancelled job there by raising)."""
@@ -314,7 +318,7 @@ def download_dataset(
                 else:
                     cached += 1
             items.append(item)
-            images.append(labelled_image(item, contents[0], contents[1], source, model_channels))
+            images.append(labelled_image(item, contents[0], contents[1], source, model_channels, polarity))
         log({"event": "dataset-page", "images": len(items), "total": page.total})
     if total is not None and len(items) != total:
         raise DatasetError(f"the training set announced {total} images but its pages held {len(items)}")

@@ -19,8 +19,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from .card import build_card
-from .data import LabelledImage
+from .card import build_card, card_polarity
+from .data import LabelledImage, median_object_contrast, polarity_for
 from .evaluate import evaluate
 from .export import DECODER_FILE, ENCODER_FILE, PARITY_FILE, export_onnx, file_info, write_parity_fixture
 from .finetune import (
@@ -189,8 +189,10 @@ class TrainingJob:
         started = self._phase("download")
         base_path, _ = self.cache.fetch(self.client, job.base.checkpoint)
         encoder, decoder, model_config, _ = load_checkpoint(base_path, device)
+        base_polarity = card_polarity(job.base.card)
         dataset = download_dataset(self.client, self.cache, job.dataset, model_config.in_channels,
-                                   f"project-{job.project_id}", log=self.say, before_item=status.check)
+                                   f"project-{job.project_id}", log=self.say, before_item=status.check,
+                                   polarity=base_polarity)
         resume = None
         if job.resume is not None:
             resume_path, _ = self.cache.fetch(self.client, job.resume)
@@ -210,6 +212,20 @@ class TrainingJob:
             validation_ids = [str(i) for i in resume["extra"]["validationIds"]]  # type: ignore[index]
             train_ids = [i for i in ids if i not in set(validation_ids)]
         by_id = {image.image_id: image for image in dataset.images}
+        # The base's view of the validation images, for its metrics beside the new version's.
+        base_validation_items = [by_id[i] for i in validation_ids] or [by_id[i] for i in train_ids]
+        # Which way the new version reads images: objects brighter than background on the
+        # training images, as pretraining saw them (stained tissue, brightfield: inverted).
+        contrast = median_object_contrast([by_id[i] for i in train_ids])
+        polarity = polarity_for(contrast, base_polarity)
+        if polarity != base_polarity:
+            # Every file is in the cache by now: this only decodes and normalises again.
+            dataset = download_dataset(self.client, self.cache, job.dataset, model_config.in_channels,
+                                       f"project-{job.project_id}", before_item=status.check, polarity=polarity)
+            by_id = {image.image_id: image for image in dataset.images}
+        polarity_note = {"chosen": polarity, "base": base_polarity,
+                         "medianObjectContrast": None if contrast is None else round(contrast, 4)}
+        self.say({"event": "polarity", **polarity_note})
         train_items = [by_id[i] for i in train_ids]
         validation_items = [by_id[i] for i in validation_ids]
         on_training_image = not validation_items
@@ -253,7 +269,7 @@ class TrainingJob:
         max_clicks = evaluation_clicks(objects, device)
         validation = evaluate(encoder, decoder, validation_items, device, max_clicks, tuned, before_image=status.check)
         base_encoder, base_decoder, _, _ = load_checkpoint(base_path, device)
-        base_validation = evaluate(base_encoder, base_decoder, validation_items, device, max_clicks, base_options,
+        base_validation = evaluate(base_encoder, base_decoder, base_validation_items, device, max_clicks, base_options,
                                    before_image=status.check)
         del base_encoder, base_decoder
         # The chart's validation loss stays under "loss" (the app shows that key) beside the metrics.
@@ -292,15 +308,21 @@ class TrainingJob:
         }
         training = self._training_section(dataset.images, train_ids, validation_ids, on_training_image, train_config,
                                           result, model_config)
+        training["polarity"] = {
+            **polarity_note,
+            "rule": "the base's polarity unless the median over the training images of (mean model input inside "
+            "the labelled objects - mean outside) on the first channel is negative; then the other one",
+        }
         costs = network_costs(encoder.cpu(), decoder.cpu())
-        card = build_card(job.result_name, job.base.name, model_config, costs, files, training, metrics, proposals=proposals)
+        card = build_card(job.result_name, job.base.name, model_config, costs, files, training, metrics, proposals=proposals,
+                          polarity=polarity)
         (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         self._done("export", started)
 
         uploads = UPLOADS
         if job.pool is not None:
             started = self._phase("score")
-            (out / SCORES_FILE).write_text(json.dumps(self._score(encoder, tuned)) + "\n")
+            (out / SCORES_FILE).write_text(json.dumps(self._score(encoder, tuned, polarity)) + "\n")
             uploads = UPLOADS + (("scores", SCORES_FILE),)
             self._done("score", started)
 
@@ -333,7 +355,7 @@ class TrainingJob:
         self.say({"event": "note", "message": f"the job has a pool but {given}; scoring with {DEFAULT_STRATEGY!r}"})
         return DEFAULT_STRATEGY
 
-    def _score(self, encoder: ImageEncoder, proposals: ProposalOptions) -> Dict[str, object]:
+    def _score(self, encoder: ImageEncoder, proposals: ProposalOptions, polarity: str) -> Dict[str, object]:
         """Every pool image once, scored by the new encoder (tiled as the browser does), ranked
         by the job's strategy: the ScoresFile (training.ts). A pool image whose bytes do not match
         its description is ranked last with score 0 rather than failing the version."""
@@ -358,7 +380,7 @@ class TrainingJob:
                     candidates.append(summarize(strategy, Candidate(image_id=item.image_id), job.config.seed))
                 else:
                     try:
-                        image, fresh = pool_image(self.client, self.cache, item, encoder.in_channels)
+                        image, fresh = pool_image(self.client, self.cache, item, encoder.in_channels, polarity)
                         downloaded += int(fresh)
                         candidate = candidate_from_image(encoder, image, self.device, item.image_id, wanted, proposals)
                         candidates.append(summarize(strategy, candidate, job.config.seed))

@@ -30,10 +30,10 @@ def _sample(value: np.generic) -> object:
     return number
 
 
-def _case(name: str, image: np.ndarray, model_channels: int) -> Dict[str, object]:
+def _case(name: str, image: np.ndarray, model_channels: int, polarity: str = "bright") -> Dict[str, object]:
     """image is (C, H, W); pixels are stored interleaved (H, W, C) as the server decodes them."""
     stats = [channel_stats(image[c]) for c in range(image.shape[0])]
-    expected = normalize_image(image, stats, model_channels)
+    expected = normalize_image(image, stats, model_channels, polarity)
     return {
         "name": name,
         "dtype": str(image.dtype),
@@ -41,6 +41,7 @@ def _case(name: str, image: np.ndarray, model_channels: int) -> Dict[str, object
         "height": int(image.shape[1]),
         "channels": int(image.shape[0]),
         "modelChannels": model_channels,
+        "polarity": polarity,
         "pixels": [_sample(v) for v in np.moveaxis(image, 0, 2).ravel()],
         "stats": stats,
         "expected": [float(v) for v in expected.ravel()],
@@ -72,6 +73,12 @@ def fixture_cases() -> List[Dict[str, object]]:
         _case("uint16, two channels with ties", rng.integers(0, 40, (2, 15, 11)).astype(np.uint16) * 1500, 2),
         _case("float32, two channels with NaN and infinities", holes, 2),
         _case("float32, a channel without a finite value", no_finite, 2),
+        # Dark objects (stained tissue, brightfield): 1 - x' on the channels the image has.
+        _case("dark: uint8 RGB, third channel ignored", rng.integers(0, 256, (3, 8, 9)).astype(np.uint8), 2, "dark"),
+        _case("dark: uint16 grey, second model channel stays zero",
+              rng.integers(0, 4096, (1, 10, 6)).astype(np.uint16), 2, "dark"),
+        _case("dark: flat channel stays zero", np.full((1, 4, 5), 9, dtype=np.uint8), 2, "dark"),
+        _case("dark: float32 with NaN and infinities", holes, 2, "dark"),
     ]
 
 

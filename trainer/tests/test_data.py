@@ -8,8 +8,10 @@ from tessera_trainer.data import (
     TrainingSampler,
     is_held_out,
     load_labelled_folder,
+    median_object_contrast,
     normalized_distance,
     object_table,
+    polarity_for,
     prepare_image,
     sample_crop,
 )
@@ -102,6 +104,25 @@ class LabelledFolderTest(unittest.TestCase):
             write_png(root / "labels" / "img00.png", np.zeros((10, 10), dtype=np.uint16))
             with self.assertRaisesRegex(ValueError, "img00.png"):
                 load_labelled_folder(root, 2, held_out=None)
+
+
+class PolarityTest(unittest.TestCase):
+    def test_dark_objects_choose_the_inverted_view_and_bright_ones_keep_theirs(self):
+        rng = np.random.default_rng(5)
+        samples = [generate_image(rng, 48, 64, channels=1, bit_depth=8) for _ in range(3)]
+        bright = [prepare_image(f"b{i}", "t", s.image, s.labels, 2) for i, s in enumerate(samples)]
+        dark = [prepare_image(f"d{i}", "t", 255 - s.image, s.labels, 2) for i, s in enumerate(samples)]
+        self.assertGreater(median_object_contrast(bright), 0.1)
+        self.assertLess(median_object_contrast(dark), -0.1)
+        self.assertEqual(polarity_for(median_object_contrast(bright), "bright"), "bright")
+        self.assertEqual(polarity_for(median_object_contrast(dark), "bright"), "dark")
+        # Dark images prepared inverted show bright objects: a dark base keeps its polarity.
+        inverted = [prepare_image(f"i{i}", "t", 255 - s.image, s.labels, 2, "dark") for i, s in enumerate(samples)]
+        self.assertEqual(polarity_for(median_object_contrast(inverted), "dark"), "dark")
+        # No labelled object says nothing: the polarity stays.
+        empty = prepare_image("e", "t", samples[0].image, np.zeros_like(samples[0].labels), 2)
+        self.assertIsNone(median_object_contrast([empty]))
+        self.assertEqual(polarity_for(None, "dark"), "dark")
 
 
 class TargetsTest(unittest.TestCase):

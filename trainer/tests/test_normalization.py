@@ -19,6 +19,7 @@ class NormalizationFixtureTest(unittest.TestCase):
         self.assertEqual(dtypes, {"uint8", "uint16", "float32"})
         self.assertTrue(any(case["channels"] > 1 and case["dtype"] == dtype for case in cases for dtype in dtypes))
         self.assertTrue(any(isinstance(v, str) for case in cases for v in case["pixels"]), "no NaN or infinity")
+        self.assertEqual({case["polarity"] for case in cases}, {"bright", "dark"})
         for case in cases:
             pixels = np.array([float(v) for v in case["pixels"]], dtype=np.dtype(case["dtype"]))
             image = np.moveaxis(pixels.reshape(case["height"], case["width"], case["channels"]), 2, 0)
@@ -26,7 +27,7 @@ class NormalizationFixtureTest(unittest.TestCase):
             for ours, theirs in zip(stats, case["stats"]):
                 self.assertEqual(ours["percentiles"], theirs["percentiles"], case["name"])
                 self.assertEqual((ours["min"], ours["max"]), (theirs["min"], theirs["max"]), case["name"])
-            out = normalize_image(image, case["stats"], case["modelChannels"])
+            out = normalize_image(image, case["stats"], case["modelChannels"], case["polarity"])
             np.testing.assert_array_equal(out.ravel(), np.array(case["expected"], dtype=np.float32), case["name"])
 
 
@@ -56,6 +57,18 @@ class NormalizationTest(unittest.TestCase):
     def test_flat_channel_is_zero(self):
         plane = np.full((1, 4, 4), 9, dtype=np.uint8)
         self.assertFalse(normalize_image(plane, [channel_stats(plane[0])], 1).any())
+        self.assertFalse(normalize_image(plane, [channel_stats(plane[0])], 1, "dark").any())
+
+    def test_dark_polarity_inverts_the_channels_the_image_has(self):
+        plane = np.array([[[10, 200, 90], [30, 250, 60]]], dtype=np.uint8)
+        stats = [channel_stats(plane[0])]
+        bright = normalize_image(plane, stats, 2)
+        dark = normalize_image(plane, stats, 2, "dark")
+        np.testing.assert_allclose(dark[0], 1 - bright[0], atol=1e-7)
+        self.assertEqual(float(dark[0, 0, 0]), 1.0)  # the darkest pixel comes in brightest
+        self.assertFalse(dark[1].any())  # a channel the image lacks stays zero
+        with self.assertRaises(ValueError):
+            normalize_image(plane, stats, 2, "inverted")
 
 
 if __name__ == "__main__":

@@ -53,10 +53,10 @@ class WorkerProtocolTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.folder.cleanup()
 
-    def serve(self, server: FakeServer, cache: Path, **job_changes):
+    def serve(self, server: FakeServer, cache: Path, images=None, **job_changes):
         base = server.add_blob(self.base_bytes)
         items = []
-        for image_id, dtype, samples, labels in self.images:
+        for image_id, dtype, samples, labels in images or self.images:
             items.append({
                 "imageId": image_id, "name": f"{image_id}.png", "width": 64, "height": 48, "channels": 1, "dtype": dtype,
                 "samples": server.add_blob(samples), "labels": server.add_blob(labels),
@@ -123,6 +123,9 @@ class WorkerProtocolTest(unittest.TestCase):
             self.assertEqual(len(training["data"]["validationIds"]), 1)
             self.assertEqual(card["metrics"]["validationIds"], training["data"]["validationIds"])
             self.assertIn(card["proposals"]["minArea"], [8, 16, 32, 48])
+            # Bright objects as the base was trained on: read as they are.
+            self.assertEqual((card["input"]["polarity"], card["training"]["polarity"]["chosen"]), ("bright", "bright"))
+            self.assertGreater(card["training"]["polarity"]["medianObjectContrast"], 0)
             self.assertIn("tuning", card["proposals"])
             self.assertEqual(card["files"]["checkpoint"]["bytes"], len(server.files["checkpoint"]))
             checkpoint = Path(self.folder.name) / "result.pt"
@@ -146,6 +149,23 @@ class WorkerProtocolTest(unittest.TestCase):
             self.assertEqual((card["training"]["resumedFrom"]["step"], card["training"]["steps"]), (4, 6))
             self.assertEqual(card["training"]["attempt"], 2)
         assert_valid_card(self, self.card)
+
+    def test_dark_objects_on_a_bright_background_give_a_version_that_reads_images_inverted(self):
+        # The same images as brightfield or stained tissue show them: dark objects, bright background.
+        dark = []
+        for image_id, dtype, samples, labels in self.images:
+            numbers = np.frombuffer(samples, dtype="<u2" if dtype == "uint16" else "u1")
+            dark.append((image_id, dtype, (numbers.max() - numbers).astype(numbers.dtype).tobytes(), labels))
+        with FakeServer() as server:
+            status, events = self.serve(server, Path(self.folder.name) / "cache-dark", images=dark)
+            self.assertEqual(status, 0, [e for e in events if e.get("event") in ("failed", "job-ended")])
+            card = json.loads(server.files["card"])
+            self.assertEqual(card["input"]["polarity"], "dark")
+            self.assertEqual(card["training"]["polarity"]["base"], "bright")
+            self.assertLess(card["training"]["polarity"]["medianObjectContrast"], 0)
+            self.assertIn("dark objects", card["task"])
+            self.assertEqual([e["chosen"] for e in events if e.get("event") == "polarity"], ["dark"])
+        assert_valid_card(self, card)
 
     def test_a_lost_lease_stops_the_job_without_completing(self):
         with FakeServer() as server:

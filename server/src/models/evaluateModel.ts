@@ -90,8 +90,8 @@ export async function encodeLabelledImage(segmenter: Segmenter, image: LabelledI
   const stats = Array.from({ length: channels }, (_, c) =>
     computeChannelStats(image.pixels.filter((_, i) => i % channels === c)),
   )
-  const modelChannels = segmenter.card.input.channels
-  const data = normalizeImage(image.pixels, width, height, channels, stats, modelChannels)
+  const { channels: modelChannels, polarity } = segmenter.card.input
+  const data = normalizeImage(image.pixels, width, height, channels, stats, modelChannels, polarity)
   return segmenter.encode({ data, channels: modelChannels, height, width })
 }
 

@@ -247,6 +247,8 @@ def preprocess(tensor: Dict[str, Any], array: np.ndarray) -> np.ndarray:
             out = ((out - low) / (high - low + kwargs.get("eps", 1e-6))).astype(np.float32)
         elif step["id"] == "clip":
             out = np.clip(out, kwargs.get("min"), kwargs.get("max"))
+        elif step["id"] == "scale_linear" and "axis" not in kwargs:
+            out = (out * kwargs.get("gain", 1.0) + kwargs.get("offset", 0.0)).astype(np.float32)
         elif step["id"] == "ensure_dtype":
             out = out.astype(kwargs["dtype"])
         else:

@@ -227,6 +227,31 @@ describe('bioimage.io package', () => {
     ])
       expect(readme).toContain(expected)
   })
+
+  it('inverts the input of a version that reads dark objects, in its description and its test tensors', async () => {
+    const dark = {
+      ...sourceOf(),
+      card: { ...card, input: { ...card.input, polarity: 'dark' as const } },
+    }
+    const pkg = await buildBioimageioPackage(dark, files)
+    expect(rdfOf(pkg).inputs[0].preprocessing.map((step: { id: string }) => step.id)).toEqual([
+      'scale_range',
+      'clip',
+      'scale_linear',
+    ])
+    expect(rdfOf(pkg).inputs[0].preprocessing[2].kwargs).toEqual({ gain: -1, offset: 1 })
+    expect(text(pkg, 'README.md')).toContain('`scale_linear` with gain −1 and offset 1')
+    // The test image shows dark nuclei on a bright background, and the inverted input finds them.
+    const input = readNpy(entry(pkg, 'test_input_raw.npy')).data
+    const bright = readNpy(
+      entry(await buildBioimageioPackage(sourceOf(), files), 'test_input_raw.npy'),
+    ).data
+    expect(input[0]).toBe(65535 - bright[0])
+    const foreground = readNpy(entry(pkg, 'test_output_foreground.npy')).data
+    const share = foreground.filter((p) => p > 0.5).length / foreground.length
+    expect(share).toBeGreaterThan(0.1)
+    expect(share).toBeLessThan(0.6)
+  })
 })
 
 describe('model names and encoder tensors', () => {

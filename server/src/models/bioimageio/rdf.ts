@@ -208,6 +208,10 @@ export function buildRdf(
             },
           },
           { id: 'clip', kwargs: { min: 0, max: 1 } },
+          // A model of dark objects reads 1 − x (the card's input.polarity).
+          ...(card.input.polarity === 'dark'
+            ? [{ id: 'scale_linear', kwargs: { gain: -1, offset: 1 } }]
+            : []),
         ],
       },
     ],

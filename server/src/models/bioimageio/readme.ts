@@ -214,12 +214,17 @@ export function buildReadme(
     '',
     `Input \`raw\`: float32 [batch, ${tensors.input.channels}, y, x], raw intensities of any range; y and x multiples of ${card.input.sizeMultiple}, at least ${card.input.sizeMultiple}. ${typeof card.input.channelSelection === 'string' ? `Channels: ${card.input.channelSelection}.` : ''}`,
     '',
-    `The description's preprocessing: \`scale_range\` per channel over y and x (each sample on its own) with min_percentile ${LOW_PERCENTILE} and max_percentile ${HIGH_PERCENTILE}, eps 1e-6, then \`clip\` to [0, 1]. This is Tessera's normalisation${typeof normalization.formula === 'string' ? ` (${normalization.formula})` : ''} as closely as the specification can say it. It differs in these points:`,
+    `The description's preprocessing: \`scale_range\` per channel over y and x (each sample on its own) with min_percentile ${LOW_PERCENTILE} and max_percentile ${HIGH_PERCENTILE}, eps 1e-6, then \`clip\` to [0, 1]${card.input.polarity === 'dark' ? ', then `scale_linear` with gain −1 and offset 1: this version was fine-tuned on dark objects on a bright background (stained tissue, brightfield), and reads them inverted so that they come in bright' : ''}. This is Tessera's normalisation${typeof normalization.formula === 'string' ? ` (${normalization.formula})` : ''} as closely as the specification can say it. It differs in these points:`,
     '',
     `- **Fallback.** ${typeof normalization.fallback === 'string' ? `Tessera: ${normalization.fallback}.` : ''} Where p${HIGH_PERCENTILE} ≤ p${LOW_PERCENTILE} (a sparse image: fewer than 0.1 % bright pixels over a flat background) Tessera scales from p${LOW_PERCENTILE} to the maximum; \`scale_range\` divides by eps instead, so every pixel above p${LOW_PERCENTILE} becomes 1 after the clip. A flat channel (max = p${LOW_PERCENTILE}) is all zeros in both.`,
     `- **Statistics over the whole image.** ${typeof normalization.statistics === 'string' ? `Tessera: ${normalization.statistics}.` : ''} Tessera computes the percentiles once per image, then tiles (${card.input.tileSize} pixels, overlap ${typeof card.input.tileOverlap === 'number' ? card.input.tileOverlap : 'some'}); a tool that tiles must not compute them per tile.`,
     '- **eps.** Tessera divides by (high − low) exactly; `scale_range` by (high − low + 1e-6), a relative difference of 1e-6 / (high − low), below float32 rounding for raw intensities.',
-    '- **Non-finite values.** Tessera leaves NaN and ±Infinity out of the percentiles and sets NaN pixels to 0.',
+    `- **Non-finite values.** Tessera leaves NaN and ±Infinity out of the percentiles and sets NaN pixels to ${card.input.polarity === 'dark' ? '1 (0 before the inversion)' : '0'}.`,
+    ...(card.input.polarity === 'dark'
+      ? [
+          '- **Missing channels.** Tessera feeds 0 to a model channel the image lacks (a grey image on a two-channel model), not the inverted 1; give such a channel as all zeros after the preprocessing.',
+        ]
+      : []),
     '- **Rounding.** Tessera computes in float64 and rounds once to float32.',
     `- **Padding.** Tessera pads the normalised image with zeros on the bottom and right to a multiple of ${card.input.sizeMultiple} and crops the outputs back; a bioimage.io tool pads by its own rule.`,
     '',

@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node'
 import type { NpyArray } from '../../../../shared/formats/npy.ts'
 import { channelStats, normalizeImage } from '../../../../shared/ml/normalization.ts'
-import type { ModelCard } from '../../../../shared/schemas/modelCard.ts'
+import type { ModelCard, Polarity } from '../../../../shared/schemas/modelCard.ts'
 import { generateNuclei } from '../../demo/syntheticNuclei.ts'
 import { type EncoderTensors, encoderTensors } from './encoderTensors.ts'
 
@@ -26,15 +26,22 @@ export interface TestTensors {
   outputs: Map<string, NpyArray>
 }
 
-/** The test image as float32 planes [1, channels, height, width] and as interleaved uint16. */
-export function createTestInput(channels: number): { planes: NpyArray; pixels: Uint16Array } {
+/**
+ * The test image as float32 planes [1, channels, height, width] and as interleaved uint16; for a
+ * model of dark objects (card input.polarity) the nuclei are dark on a bright background.
+ */
+export function createTestInput(
+  channels: number,
+  polarity: Polarity = 'bright',
+): { planes: NpyArray; pixels: Uint16Array } {
   const { width, height } = TEST_IMAGE
   const image = generateNuclei({ ...TEST_IMAGE, radius: [...TEST_IMAGE.radius], channels: 2 })
   // A model with other than two channels gets the generator's channels, then zeros.
   const pixels = new Uint16Array(width * height * channels)
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < Math.min(channels, 2); c++)
-      pixels[i * channels + c] = image.pixels[i * 2 + c]
+      pixels[i * channels + c] =
+        polarity === 'dark' ? 65535 - image.pixels[i * 2 + c] : image.pixels[i * 2 + c]
   }
   const planes = new Float32Array(channels * width * height)
   for (let c = 0; c < channels; c++) {
@@ -45,7 +52,7 @@ export function createTestInput(channels: number): { planes: NpyArray; pixels: U
 }
 
 /** The app's normalisation of planar raw intensities [1, C, H, W] (shared/ml/normalization.ts). */
-export function normalizeAsTheApp(raw: NpyArray): Float32Array {
+export function normalizeAsTheApp(raw: NpyArray, polarity: Polarity = 'bright'): Float32Array {
   const [, channels, height, width] = raw.shape
   const area = width * height
   const interleaved = new Float32Array(channels * area)
@@ -53,7 +60,7 @@ export function normalizeAsTheApp(raw: NpyArray): Float32Array {
     for (let i = 0; i < area; i++) interleaved[i * channels + c] = Number(raw.data[c * area + i])
   }
   const stats = channelStats(interleaved, channels)
-  return normalizeImage(interleaved, width, height, channels, stats, channels)
+  return normalizeImage(interleaved, width, height, channels, stats, channels, polarity)
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
@@ -96,7 +103,13 @@ export async function computeTestTensors(
   card: ModelCard,
 ): Promise<TestTensors> {
   const tensors = encoderTensors(card)
-  const { planes } = createTestInput(tensors.input.channels)
-  const outputs = await runEncoder(encoder, tensors, normalizeAsTheApp(planes), planes.shape)
+  const { polarity } = card.input
+  const { planes } = createTestInput(tensors.input.channels, polarity)
+  const outputs = await runEncoder(
+    encoder,
+    tensors,
+    normalizeAsTheApp(planes, polarity),
+    planes.shape,
+  )
   return { input: planes, outputs }
 }

@@ -42,7 +42,7 @@ export async function analyzeFrame(
   const tiles = planTiles(width, height, input.tileSize, overlap)
 
   const encodeWindow = async (windowSamples: FrameSamples, w: number, h: number) => {
-    const data = normalizeImage(windowSamples, w, h, channels, stats, modelChannels)
+    const data = normalizeImage(windowSamples, w, h, channels, stats, modelChannels, input.polarity)
     const encoded = await segmenter.encode({ data, channels: modelChannels, height: h, width: w })
     return segmenter.propose(encoded)
   }
