@@ -40,7 +40,7 @@ export const TrainingConfig = z.object({
   maxSteps: z.number().int().positive().max(1_000_000),
   batchSize: z.number().int().positive().max(256).default(8),
   cropSize: z.number().int().min(32).max(1024).default(128),
-  learningRate: z.number().positive().max(1).default(5e-4),
+  learningRate: z.number().positive().max(1).default(1e-3),
   /** Share of the images held out for validation (at least one image when there are two). */
   validationFraction: z.number().min(0).max(0.5).default(0.2),
   seed: z.number().int().nonnegative().default(0),

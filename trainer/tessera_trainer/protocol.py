@@ -63,7 +63,7 @@ class TrainingConfig:
     max_steps: int
     batch_size: int = 8
     crop_size: int = 128
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     validation_fraction: float = 0.2
     seed: int = 0
 
@@ -77,7 +77,7 @@ class TrainingConfig:
             max_steps=_field(values, "maxSteps", int, where),
             batch_size=_default(_field(values, "batchSize", int, where, optional=True), 8),
             crop_size=_default(_field(values, "cropSize", int, where, optional=True), 128),
-            learning_rate=_default(_field(values, "learningRate", float, where, optional=True), 5e-4),
+            learning_rate=_default(_field(values, "learningRate", float, where, optional=True), 1e-3),
             validation_fraction=_default(_field(values, "validationFraction", float, where, optional=True), 0.2),
             seed=_default(_field(values, "seed", int, where, optional=True), 0),
         )
