@@ -3,7 +3,7 @@
 // `python -m tessera_trainer work` speaks (trainer/tessera_trainer/worker.py mirrors it).
 import { z } from 'zod'
 import { ImageScore, Strategy, SuggestionCounts } from './activeLearning.ts'
-import { CurrentModel, ModelCard } from './modelCard.ts'
+import { CurrentModel, ModelCard, Polarity } from './modelCard.ts'
 import { FeedbackEvent, FrameSummary, StreamCounters, StreamInfo } from './streams.ts'
 
 export const JobState = z.enum(['queued', 'leased', 'running', 'succeeded', 'failed', 'cancelled'])
@@ -141,6 +141,8 @@ export const ModelVersionInfo = z.object({
   state: ModelVersionState,
   /** Whether this project's browsers load this version now. */
   isCurrent: z.boolean(),
+  /** Which way the version reads images (its card's input.polarity). */
+  polarity: Polarity.default('bright'),
   metrics: z.record(z.string(), z.unknown()),
   /** How people answered this version's suggestions and what its click masks cost. */
   suggestions: SuggestionCounts.optional(),

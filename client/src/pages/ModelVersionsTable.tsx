@@ -214,6 +214,15 @@ export function ModelVersionsTable({
                     {version.projectId === null
                       ? 'base data'
                       : `${version.trainingSet.images} images · ${version.trainingSet.objects} objects`}
+                    {version.polarity === 'dark' && (
+                      <div
+                        className="muted"
+                        title="Objects darker than their background: this version reads images inverted"
+                        data-testid="training.versions.polarity"
+                      >
+                        dark objects
+                      </div>
+                    )}
                   </td>
                   <td>
                     <Metrics version={version} />

@@ -208,6 +208,20 @@ describe('project versions', () => {
       `/api/projects/${data.projectId}/models/${v1.id}/files/encoder`,
     )
     expect(info!.files.card!.sha256).toBe(sha256Hex(Buffer.from(v1.cardJson)))
+    expect(list.versions.map((v) => v.polarity)).toEqual(['bright', 'bright'])
+  })
+
+  it('says which versions read dark objects (inverted input), from their cards', async () => {
+    const data = await registered()
+    const result = jobResult(data.projectId, 1, data.v0.id)
+    const card = JSON.parse(result.card)
+    const dark = { ...card, input: { ...card.input, polarity: 'dark' } }
+    data.versions.createFromJob({ ...result, card: JSON.stringify(dark) })
+    const list = data.versions.list(data.projectId)
+    expect(list.versions.map((v) => [v.name, v.polarity])).toEqual([
+      ['v1', 'dark'],
+      ['v0', 'bright'],
+    ])
   })
 
   it('reads a version’s files for the projects that may see it', async () => {

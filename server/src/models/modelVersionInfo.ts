@@ -181,6 +181,7 @@ function toVersionInfo(
         : null,
     state: row.state,
     isCurrent: row.id === context.currentId,
+    polarity: row.card.input.polarity,
     metrics: row.metrics,
     suggestions: context.suggestions,
     trainingSet: {
