@@ -20,7 +20,8 @@ from .evaluate import evaluate
 from .export import export_onnx, file_info, write_parity_fixture
 from .finetune import FinetuneOptions
 from .model import ModelConfig, network_costs
-from .pretrain import CARD_FILE, CHECKPOINT_FILE, PretrainOptions, choose_device, load_checkpoint, pretrain
+from .pretrain import (CARD_FILE, CHECKPOINT_FILE, PretrainOptions, card_beside, choose_device, load_checkpoint,
+                       pretrain)
 from .remote import default_cache_dir
 from .train import TrainConfig
 from .worker import WorkerOptions, default_worker_name, run_worker, token_from
@@ -171,10 +172,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(json.dumps({"event": "exported", "out": str(args.out)}))
         return 0
     # A version's card beside its checkpoint says which way it reads images (input.polarity).
-    card_path = args.checkpoint.parent / CARD_FILE
-    polarity = card_polarity(json.loads(card_path.read_text())) if card_path.exists() else "bright"
     items = load_labelled_folder(args.data, config.in_channels, held_out=None if args.all else True,
-                                 polarity=polarity)
+                                 polarity=card_polarity(card_beside(args.checkpoint)))
     print(json.dumps(evaluate(encoder, decoder, items, device, args.max_clicks), indent=2))
     return 0
 

@@ -25,7 +25,7 @@ from .finetune import FinetuneOptions, has_training_objects, recipe, split_valid
 from .finetune import finetune as run_finetune
 from .model import ClickDecoder, ImageEncoder, ModelConfig
 from .png import write_png
-from .pretrain import load_checkpoint
+from .pretrain import card_beside, load_checkpoint
 from .proposals import ProposalOptions, propose_instances
 from .protocol import TrainingConfig
 from .scoring import candidate_from_image
@@ -221,7 +221,7 @@ def simulate(config: SimulationConfig, device: torch.device, log: Log = lambda e
     base_encoder, base_decoder, model_config, version = load_checkpoint(config.checkpoint, device)
     base_proposals = proposals_of_checkpoint(config.checkpoint, log)
     base = Model(base_encoder, base_decoder, model_config, base_proposals)
-    base_polarity = polarity_of_checkpoint(config.checkpoint)
+    base_polarity = card_polarity(card_beside(config.checkpoint))
     # The folders as a model of each polarity reads them (normalised, inverted for 'dark').
     views: Dict[str, Tuple[List[LabelledImage], List[LabelledImage]]] = {}
 
@@ -330,17 +330,10 @@ def run_round(start: Model, pool: Sequence[LabelledImage], test: Sequence[Labell
                             cpu_seconds=times["cpuSeconds"], wall_seconds=times["wallSeconds"])
 
 
-def polarity_of_checkpoint(checkpoint: Path) -> str:
-    """The base version's input.polarity, from the card.json beside its checkpoint."""
-    card = checkpoint.parent / "card.json"
-    return card_polarity(json.loads(card.read_text())) if card.exists() else "bright"
-
-
 def proposals_of_checkpoint(checkpoint: Path, log: Log) -> ProposalOptions:
     """The base version's own thresholds, from the card.json beside its checkpoint (as a job
     reads its base card); the trainer's defaults when there is none."""
-    card = checkpoint.parent / "card.json"
-    return base_proposal_options(json.loads(card.read_text()) if card.exists() else {}, log)
+    return base_proposal_options(card_beside(checkpoint), log)
 
 
 # The synthetic stand-in for real folders: fluorescence-like images v0 already knows, so its

@@ -101,6 +101,12 @@ def save_checkpoint(path: Path, encoder: ImageEncoder, decoder: ClickDecoder, co
     )
 
 
+def card_beside(checkpoint: Path) -> Dict[str, object]:
+    """The card.json of the version whose checkpoint this is (its folder), or {} if none."""
+    card = checkpoint.parent / CARD_FILE
+    return json.loads(card.read_text()) if card.exists() else {}
+
+
 def load_checkpoint(path: Path, device: torch.device):
     state = torch.load(path, map_location="cpu")
     config = ModelConfig.from_dict(state["model"])
