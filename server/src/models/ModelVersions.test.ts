@@ -213,10 +213,12 @@ describe('project versions', () => {
 
   it('says which versions read dark objects (inverted input), from their cards', async () => {
     const data = await registered()
-    const result = jobResult(data.projectId, 1, data.v0.id)
-    const card = JSON.parse(result.card)
+    const card = { ...v0Card(), version: 'job1', parentVersion: 'v0' }
     const dark = { ...card, input: { ...card.input, polarity: 'dark' } }
-    data.versions.createFromJob({ ...result, card: JSON.stringify(dark) })
+    data.versions.createFromJob({
+      ...jobResult(data.projectId, 1, data.v0.id),
+      card: JSON.stringify(dark),
+    })
     const list = data.versions.list(data.projectId)
     expect(list.versions.map((v) => [v.name, v.polarity])).toEqual([
       ['v1', 'dark'],
