@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -325,3 +325,15 @@ def download_dataset(
     if not items:
         raise DatasetError("the training set is empty")
     return DownloadedDataset(items=items, images=images, classes=classes, downloaded_bytes=downloaded, cached_files=cached)
+
+
+def prepare_again(client: WorkerClient, cache: BlobCache, items: Sequence[DatasetItem], model_channels: int,
+                  source: str, polarity: str, before_item: Callable[[], None] = lambda: None) -> List[LabelledImage]:
+    """A downloaded set's images normalised for another polarity, from the cache (the pages are
+    not read again; a file missing from the cache is fetched as download_dataset would)."""
+    images = []
+    for item in items:
+        before_item()
+        samples, labels = (cache.fetch(client, ref)[0].read_bytes() for ref in (item.samples, item.labels))
+        images.append(labelled_image(item, samples, labels, source, model_channels, polarity))
+    return images

@@ -48,6 +48,7 @@ from .remote import (
     WorkerClient,
     download_dataset,
     pool_image,
+    prepare_again,
 )
 from .scoring import candidate_from_image
 from .strategies import STRATEGY_NAMES, Candidate, needs, rank, summarize
@@ -220,9 +221,9 @@ class TrainingJob:
         polarity = polarity_for(contrast, base_polarity)
         if polarity != base_polarity:
             # Every file is in the cache by now: this only decodes and normalises again.
-            dataset = download_dataset(self.client, self.cache, job.dataset, model_config.in_channels,
-                                       f"project-{job.project_id}", before_item=status.check, polarity=polarity)
-            by_id = {image.image_id: image for image in dataset.images}
+            images = prepare_again(self.client, self.cache, dataset.items, model_config.in_channels,
+                                   f"project-{job.project_id}", polarity, before_item=status.check)
+            by_id = {image.image_id: image for image in images}
         polarity_note = {"chosen": polarity, "base": base_polarity,
                          "medianObjectContrast": None if contrast is None else round(contrast, 4)}
         self.say({"event": "polarity", **polarity_note})
